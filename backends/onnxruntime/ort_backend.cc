@@ -1,0 +1,201 @@
+// The ONNX Runtime backend: one Ort::Env with global thread pools shared by
+// every session, provider selection with fallback, the optimized-model cache.
+#include <onnxruntime_cxx_api.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <mutex>
+
+#include "backends/backend.h"
+#include "backends/onnxruntime/ort_cache.h"
+#include "backends/onnxruntime/ort_metadata.h"
+#include "backends/onnxruntime/ort_model.h"
+#include "backends/onnxruntime/ort_providers.h"
+#include "core/process_memory.h"
+
+namespace polaris::ort {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Session memory is roughly weights plus arena and optimizer copies: 2x the
+// file is a conservative guess for CNNs, measured ResNet50 ~1.6x (see docs).
+constexpr double kMemoryFactor = 2.0;
+constexpr uint64_t kMemoryOverhead = 8ull << 20;
+
+GraphOptimizationLevel to_ort_level(OptimizationLevel level) {
+  switch (level) {
+    case OptimizationLevel::kDisable: return ORT_DISABLE_ALL;
+    case OptimizationLevel::kBasic: return ORT_ENABLE_BASIC;
+    case OptimizationLevel::kExtended: return ORT_ENABLE_EXTENDED;
+    case OptimizationLevel::kAll: return ORT_ENABLE_ALL;
+  }
+  return ORT_ENABLE_ALL;
+}
+
+std::string join(const std::vector<std::string>& items, const char* sep) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+class OrtBackend final : public Backend {
+ public:
+  explicit OrtBackend(const BackendConfig& config) : config_(config), env_(make_env(config.threads)) {
+    available_ = Ort::GetAvailableProviders();
+  }
+
+  std::string_view name() const override { return "onnxruntime"; }
+  std::string engine_version() const override { return Ort::GetVersionString(); }
+  std::vector<std::string> available_providers() const override { return available_; }
+  uint64_t predict_memory_bytes(uint64_t file_size) const override {
+    return static_cast<uint64_t>(static_cast<double>(file_size) * kMemoryFactor) + kMemoryOverhead;
+  }
+
+  Result<std::unique_ptr<Model>> load(const std::string& path, const LoadOptions& options) override {
+    std::error_code ec;
+    const auto size = fs::file_size(path, ec);
+    if (ec) return NotFound("cannot read model file '" + path + "': " + ec.message());
+    if (size == 0) return InvalidArgument("model file '" + path + "' is empty");
+
+    ModelMetadata metadata;
+    metadata.name = options.model_name.empty() ? fs::path(path).stem().string() : options.model_name;
+    metadata.framework = "onnx";
+    metadata.path = path;
+    metadata.file_size_bytes = size;
+    metadata.predicted_memory_bytes = predict_memory_bytes(size);
+    metadata.optimization_level = static_cast<int>(options.optimization_level);
+    metadata.extra_info["optimization"] = std::string(to_string(options.optimization_level));
+    metadata.extra_info["ort_version"] = engine_version();
+
+    std::vector<std::string> skipped;
+    const auto plan = provider_plan(options.providers, available_, skipped);
+    std::vector<std::string> failures = skipped;
+    for (const auto& provider : plan) {
+      if (options.providers.empty()) {
+        // Auto mode remembers providers that cannot start on this machine,
+        // so only the first load pays for finding out.
+        std::lock_guard lock(mu_);
+        if (auto it = broken_providers_.find(provider); it != broken_providers_.end()) {
+          failures.push_back(provider + ": " + it->second);
+          continue;
+        }
+      }
+      auto session = create_session(path, provider, options, metadata);
+      if (session.ok()) {
+        metadata.provider = provider;
+        if (!failures.empty()) metadata.extra_info["provider_fallback"] = join(failures, "; ");
+        POLARIS_RETURN_IF_ERROR(read_session_metadata(**session, metadata).with_context(path));
+        return std::unique_ptr<Model>(new OrtModel(std::move(session).value(), std::move(metadata)));
+      }
+      if (provider == "CPUExecutionProvider") {
+        if (failures.empty()) return session.status();
+        return session.status().with_context("(after " + join(failures, "; ") + ")");
+      }
+      failures.push_back(provider + ": " + session.status().message());
+      if (options.providers.empty() && session.status().code() == StatusCode::kUnavailable) {
+        std::lock_guard lock(mu_);
+        broken_providers_[provider] = session.status().message();
+      }
+    }
+    return Internal("no execution provider could load '" + path + "': " + join(failures, "; "));
+  }
+
+ private:
+  static Ort::Env make_env(const EngineThreads& threads) {
+    // Global thread pools: every session shares these two pools, so loading
+    // ten models never creates ten pools (each session calls
+    // DisablePerSessionThreads).
+    Ort::ThreadingOptions threading;
+    const int cores = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+    threading.SetGlobalIntraOpNumThreads(threads.intra_op > 0 ? threads.intra_op : cores);
+    threading.SetGlobalInterOpNumThreads(threads.inter_op > 0 ? threads.inter_op : 1);
+    threading.SetGlobalSpinControl(threads.allow_spinning ? 1 : 0);
+    return Ort::Env(threading, ORT_LOGGING_LEVEL_WARNING, "polaris");
+  }
+
+  Result<std::unique_ptr<Ort::Session>> create_session(const std::string& path, const std::string& provider,
+                                                       const LoadOptions& options, ModelMetadata& metadata) {
+    try {
+      Ort::SessionOptions so;
+      so.DisablePerSessionThreads();
+      so.SetGraphOptimizationLevel(to_ort_level(options.optimization_level));
+      if (auto it = options.parameters.find("ort.cpu_arena"); it != options.parameters.end() && it->second == "0")
+        so.DisableCpuMemArena();
+      try {
+        append_provider(so, provider);
+      } catch (const Ort::Exception& e) {
+        // The provider itself cannot start here (missing library or device):
+        // Unavailable, which auto mode remembers.
+        return Unavailable(e.what());
+      }
+
+      // The optimized-model cache, CPU only: providers that compile nodes
+      // cannot save their graphs.
+      std::string model_path = path, cache_final, cache_tmp;
+      const bool use_cache = !config_.cache_dir.empty() && provider == "CPUExecutionProvider" &&
+                             options.optimization_level != OptimizationLevel::kDisable;
+      if (use_cache) {
+        POLARIS_ASSIGN_OR_RETURN(CacheKey key, make_cache_key(path, engine_version(),
+                                                              std::string(to_string(options.optimization_level)),
+                                                              short_provider_name(provider)));
+        const fs::path dir = fs::path(config_.cache_dir) / "ort-optimized";
+        fs::create_directories(dir);
+        cache_final = (dir / key.file_name).string();
+        metadata.extra_info["content_sha256"] = key.content_hash;
+        if (fs::exists(cache_final)) {
+          model_path = cache_final;
+          so.SetGraphOptimizationLevel(ORT_DISABLE_ALL);  // already optimised
+          metadata.extra_info["optimized_cache"] = "hit";
+        } else {
+          cache_tmp = cache_final + ".tmp." + std::to_string(getpid()) + "." + std::to_string(++tmp_counter_);
+          so.SetOptimizedModelFilePath(cache_tmp.c_str());
+          metadata.extra_info["optimized_cache"] = "miss";
+        }
+      }
+
+      const uint64_t rss_before = process_rss_bytes();
+      auto session = std::make_unique<Ort::Session>(env_, model_path.c_str(), so);
+      const uint64_t rss_after = process_rss_bytes();
+      metadata.measured_memory_bytes = rss_after > rss_before ? rss_after - rss_before : 0;
+      if (!cache_tmp.empty()) {
+        std::error_code ec;
+        fs::rename(cache_tmp, cache_final, ec);  // atomic publish
+        if (ec) fs::remove(cache_tmp, ec);
+      }
+      return session;
+    } catch (const Ort::Exception& e) {
+      return Status(e.GetOrtErrorCode() == ORT_NO_SUCHFILE ? StatusCode::kNotFound : StatusCode::kInvalidArgument,
+                    "ONNX Runtime cannot load '" + path + "' with " + provider + ": " + e.what());
+    } catch (const std::exception& e) {
+      return Internal("loading '" + path + "' with " + provider + ": " + e.what());
+    }
+  }
+
+  BackendConfig config_;
+  Ort::Env env_;
+  std::vector<std::string> available_;
+  std::mutex mu_;
+  std::map<std::string, std::string> broken_providers_;  // guarded by mu_
+  std::atomic<uint64_t> tmp_counter_{0};
+};
+
+}  // namespace
+}  // namespace polaris::ort
+
+extern "C" __attribute__((visibility("default"))) polaris::Backend* polaris_create_backend(
+    int abi_version, const polaris::BackendConfig* config, std::string* error) {
+  if (abi_version != polaris::kBackendAbiVersion) {
+    *error = "ABI version mismatch: server " + std::to_string(abi_version) + ", module " +
+             std::to_string(polaris::kBackendAbiVersion);
+    return nullptr;
+  }
+  try {
+    return new polaris::ort::OrtBackend(*config);
+  } catch (const std::exception& e) {
+    *error = std::string("ONNX Runtime failed to start: ") + e.what();
+    return nullptr;
+  }
+}

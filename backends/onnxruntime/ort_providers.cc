@@ -1,0 +1,135 @@
+#include "backends/onnxruntime/ort_providers.h"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <array>
+#include <cctype>
+#include <unordered_map>
+
+namespace polaris::ort {
+namespace {
+
+struct ProviderName {
+  const char* canonical;
+  const char* short_name;
+  bool in_default_order;
+};
+
+// Default priority order, best first. TensorRT is known but only used when asked.
+constexpr std::array<ProviderName, 7> kProviders{{
+    {"CUDAExecutionProvider", "cuda", true},
+    {"TensorrtExecutionProvider", "tensorrt", false},
+    {"MIGraphXExecutionProvider", "migraphx", true},
+    {"WebGpuExecutionProvider", "webgpu", true},
+    {"DmlExecutionProvider", "dml", false},
+    {"XnnpackExecutionProvider", "xnnpack", false},
+    {"CPUExecutionProvider", "cpu", true},
+}};
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+}  // namespace
+
+Result<std::string> canonical_provider_name(const std::string& name) {
+  const std::string n = lower(name);
+  for (const auto& p : kProviders) {
+    const std::string canonical = p.canonical;
+    if (n == p.short_name || n == lower(canonical) || n + "executionprovider" == lower(canonical)) return canonical;
+  }
+  return InvalidArgument("unknown ONNX Runtime execution provider '" + name +
+                         "' (known: cuda, tensorrt, migraphx, webgpu, dml, xnnpack, cpu)");
+}
+
+std::vector<std::string> provider_plan(const std::vector<std::string>& requested,
+                                       const std::vector<std::string>& available,
+                                       std::vector<std::string>& skipped) {
+  std::vector<std::string> wanted;
+  if (requested.empty()) {
+    for (const auto& p : kProviders)
+      if (p.in_default_order) wanted.emplace_back(p.canonical);
+  } else {
+    for (const auto& r : requested) {
+      auto name = canonical_provider_name(r);
+      if (!name.ok()) {
+        skipped.push_back(r + ": " + name.status().message());
+        continue;
+      }
+      wanted.push_back(*name);
+    }
+  }
+  std::vector<std::string> plan;
+  for (const auto& w : wanted) {
+    if (std::find(plan.begin(), plan.end(), w) != plan.end()) continue;
+    if (std::find(available.begin(), available.end(), w) == available.end()) {
+      if (!requested.empty()) skipped.push_back(w + ": not in this ONNX Runtime build");
+      continue;
+    }
+    plan.push_back(w);
+  }
+  if (std::find(plan.begin(), plan.end(), "CPUExecutionProvider") == plan.end())
+    plan.emplace_back("CPUExecutionProvider");
+  return plan;
+}
+
+// CUDA, TensorRT and MIGraphX live in provider libraries beside
+// libonnxruntime; the npm build lists them but ships none. Checking first
+// gives a clear reason and spares ORT's error log on every load.
+void require_provider_library(const std::string& provider) {
+  const char* file = provider == "CUDAExecutionProvider"       ? "libonnxruntime_providers_cuda.so"
+                     : provider == "TensorrtExecutionProvider" ? "libonnxruntime_providers_tensorrt.so"
+                     : provider == "MIGraphXExecutionProvider" ? "libonnxruntime_providers_migraphx.so"
+                                                               : nullptr;
+  if (file == nullptr) return;
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&OrtGetApiBase), &info) == 0 || info.dli_fname == nullptr) return;
+  const auto dir = std::filesystem::path(info.dli_fname).parent_path();
+  if (!std::filesystem::exists(dir / file))
+    throw Ort::Exception(std::string(file) + " is not installed beside " + info.dli_fname +
+                             " (this ONNX Runtime build has no " + short_provider_name(provider) + " support)",
+                         ORT_FAIL);
+}
+
+void append_provider(Ort::SessionOptions& options, const std::string& provider) {
+  if (provider == "CPUExecutionProvider") return;
+  require_provider_library(provider);
+  if (provider == "CUDAExecutionProvider") {
+    OrtCUDAProviderOptionsV2* cuda = nullptr;
+    Ort::ThrowOnError(Ort::GetApi().CreateCUDAProviderOptions(&cuda));
+    std::unique_ptr<OrtCUDAProviderOptionsV2, decltype(Ort::GetApi().ReleaseCUDAProviderOptions)> guard(
+        cuda, Ort::GetApi().ReleaseCUDAProviderOptions);
+    options.AppendExecutionProvider_CUDA_V2(*cuda);
+    return;
+  }
+  if (provider == "TensorrtExecutionProvider") {
+    OrtTensorRTProviderOptionsV2* trt = nullptr;
+    Ort::ThrowOnError(Ort::GetApi().CreateTensorRTProviderOptions(&trt));
+    std::unique_ptr<OrtTensorRTProviderOptionsV2, decltype(Ort::GetApi().ReleaseTensorRTProviderOptions)> guard(
+        trt, Ort::GetApi().ReleaseTensorRTProviderOptions);
+    options.AppendExecutionProvider_TensorRT_V2(*trt);
+    return;
+  }
+  if (provider == "MIGraphXExecutionProvider") {
+    OrtMIGraphXProviderOptions migraphx{};
+    options.AppendExecutionProvider_MIGraphX(migraphx);
+    return;
+  }
+  // WebGPU, XNNPACK, DML: the generic by-name entry point.
+  std::string name = short_provider_name(provider);
+  if (name == "webgpu") name = "WebGPU";
+  if (name == "xnnpack") name = "XNNPACK";
+  if (name == "dml") name = "DML";
+  options.AppendExecutionProvider(name, std::unordered_map<std::string, std::string>{});
+}
+
+std::string short_provider_name(const std::string& provider) {
+  for (const auto& p : kProviders)
+    if (provider == p.canonical) return p.short_name;
+  return provider;
+}
+
+}  // namespace polaris::ort

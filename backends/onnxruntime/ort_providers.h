@@ -1,0 +1,35 @@
+// Execution providers: names, the default priority, and how to enable one.
+//
+// Default order (auto): CUDA, MIGraphX, WebGPU, CPU. TensorRT only when asked
+// (its engine builds take minutes). ROCm no longer exists upstream (removed
+// in ORT 1.23). CPU is always the last resort.
+#pragma once
+
+#include <onnxruntime_cxx_api.h>
+
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace polaris::ort {
+
+// "cuda" / "CUDAExecutionProvider" / "CUDA" -> "CUDAExecutionProvider";
+// an error for names ORT does not know.
+Result<std::string> canonical_provider_name(const std::string& name);
+
+// The providers to try, in order: `requested` canonicalised (empty: the
+// default priority), restricted to what this ORT build reports, CPU last.
+// Requested-but-unavailable providers are reported in `skipped`.
+std::vector<std::string> provider_plan(const std::vector<std::string>& requested,
+                                       const std::vector<std::string>& available,
+                                       std::vector<std::string>& skipped);
+
+// Enables `provider` on `options` (CPU needs nothing). Throws Ort::Exception
+// when the provider cannot be set up (missing provider library, no device).
+void append_provider(Ort::SessionOptions& options, const std::string& provider);
+
+// Short name for metadata and logs: "CPUExecutionProvider" -> "cpu".
+std::string short_provider_name(const std::string& provider);
+
+}  // namespace polaris::ort

@@ -1,0 +1,112 @@
+#include "backends/registry.h"
+
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdlib>
+#include <filesystem>
+
+namespace polaris {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string default_module_dir() {
+  if (const char* env = std::getenv("POLARIS_BACKEND_DIR"); env && *env) return env;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return "lib";
+  return (exe.parent_path().parent_path() / "lib").string();
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+BackendRegistry::BackendRegistry(BackendConfig config, std::string module_dir)
+    : config_(std::move(config)), module_dir_(module_dir.empty() ? default_module_dir() : std::move(module_dir)) {}
+
+BackendRegistry::~BackendRegistry() {
+  // Backends are destroyed (engines release their environments); modules
+  // stay mapped, because unloading libtorch or ORT is not supported cleanly.
+  std::lock_guard lock(mu_);
+  for (auto& [name, module] : modules_) module.backend.reset();
+}
+
+Result<std::string> BackendRegistry::backend_name_for_path(const std::string& path) {
+  const std::string ext = lower(fs::path(path).extension().string());
+  if (ext == ".onnx" || ext == ".ort") return std::string("onnxruntime");
+  if (ext == ".pt" || ext == ".pth" || ext == ".torchscript" || ext == ".jit") return std::string("torch");
+  return InvalidArgument("cannot tell the engine of '" + path + "' from its extension '" + ext +
+                         "': use .onnx/.ort (ONNX Runtime) or .pt/.pth/.torchscript (TorchScript), or set the "
+                         "model's backend/platform in its config");
+}
+
+Result<std::string> BackendRegistry::backend_name_for_override(std::string_view name) {
+  const std::string n = lower(name);
+  if (n == "onnxruntime" || n == "onnxruntime_onnx" || n == "onnx") return std::string("onnxruntime");
+  if (n == "torch" || n == "pytorch" || n == "pytorch_libtorch" || n == "libtorch" || n == "torchscript")
+    return std::string("torch");
+  if (n == "opencv" || n == "opencv_dnn") return std::string("opencv");
+  return InvalidArgument("unknown backend '" + std::string(name) + "' (known: onnxruntime, pytorch, opencv)");
+}
+
+Result<Backend*> BackendRegistry::get(std::string_view name) {
+  std::lock_guard lock(mu_);
+  if (auto it = modules_.find(name); it != modules_.end()) return it->second.backend.get();
+  if (auto it = failures_.find(name); it != failures_.end()) return it->second;
+  auto loaded = load_module(std::string(name));
+  if (!loaded.ok()) failures_.emplace(std::string(name), loaded.status());
+  return loaded;
+}
+
+Result<Backend*> BackendRegistry::load_module(const std::string& name) {
+  const std::string file = module_dir_ + "/libpolaris_backend_" + name + ".so";
+  if (!fs::exists(file))
+    return Unavailable("backend '" + name + "' is not available: " + file +
+                       " does not exist (was Polaris built with this engine switched off?)");
+  // RTLD_LOCAL keeps each engine's symbols (libtorch's bundled protobuf and
+  // onnx among them) out of the global namespace.
+  void* handle = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) return Unavailable("backend '" + name + "' failed to load: " + dlerror());
+  auto create = reinterpret_cast<PolarisCreateBackendFn>(dlsym(handle, kPolarisCreateBackendSymbol));
+  if (create == nullptr)
+    return Unavailable("backend '" + name + "': " + file + " has no " + kPolarisCreateBackendSymbol);
+  std::string error;
+  Backend* backend = create(kBackendAbiVersion, &config_, &error);
+  if (backend == nullptr) return Unavailable("backend '" + name + "' failed to start: " + error);
+  auto& module = modules_[name];
+  module.handle = handle;
+  module.backend.reset(backend);
+  return backend;
+}
+
+Result<Backend*> BackendRegistry::backend_for(const std::string& path, std::string_view override_name) {
+  POLARIS_ASSIGN_OR_RETURN(std::string name, override_name.empty() ? backend_name_for_path(path)
+                                                                    : backend_name_for_override(override_name));
+  return get(name);
+}
+
+Result<std::unique_ptr<Model>> BackendRegistry::load(const std::string& path, const LoadOptions& options,
+                                                     std::string_view override_name) {
+  std::error_code ec;
+  const auto status = fs::status(path, ec);
+  if (ec || !fs::exists(status)) return NotFound("model file '" + path + "' does not exist");
+  if (fs::is_directory(status)) return InvalidArgument("model path '" + path + "' is a directory, not a model file");
+  POLARIS_ASSIGN_OR_RETURN(Backend * backend, backend_for(path, override_name));
+  return backend->load(path, options);
+}
+
+std::vector<std::string> BackendRegistry::loaded_backends() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> names;
+  for (const auto& [name, module] : modules_) names.push_back(name);
+  return names;
+}
+
+}  // namespace polaris

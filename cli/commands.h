@@ -1,0 +1,12 @@
+// The `polaris` subcommands. Each add_*_command registers itself on the app
+// and runs through the callback it installs; `exit_code` receives the result.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace polaris::cli {
+
+void add_info_command(CLI::App& app, int& exit_code);
+void print_version();
+
+}  // namespace polaris::cli

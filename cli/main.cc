@@ -1,0 +1,27 @@
+// polaris: the command-line entry point (info, predict, serve, list, ...).
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Polaris: a multi-model inference server for budget GPUs and CPUs"};
+  app.require_subcommand(0, 1);
+  bool version = false;
+  app.add_flag("--version", version, "Print the Polaris version and the engine versions it was built with");
+  int exit_code = 0;
+  polaris::cli::add_info_command(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (version) {
+    polaris::cli::print_version();
+    return 0;
+  }
+  if (app.get_subcommands().empty()) {
+    std::cout << app.help();
+    return 0;
+  }
+  return exit_code;
+}
