@@ -6,7 +6,6 @@
 // Thread-safety: value types, no shared state.
 #pragma once
 
-#include <cassert>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -75,9 +74,10 @@ template <typename T>
 class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
-  Result(Status status) : v_(std::move(status)) {  // NOLINT
-    assert(!std::get<Status>(v_).ok() && "Result built from an OK Status");
-  }
+  // An OK Status carries no value: that is a bug in the caller, reported
+  // as INTERNAL rather than a Result that is neither value nor error.
+  Result(Status status)  // NOLINT
+      : v_(status.ok() ? Status(StatusCode::kInternal, "Result built from an OK Status") : std::move(status)) {}
 
   bool ok() const { return std::holds_alternative<T>(v_); }
   explicit operator bool() const { return ok(); }
