@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   app.add_flag("--version", version, "Print the Polaris version and the engine versions it was built with");
   int exit_code = 0;
   polaris::cli::add_info_command(app, exit_code);
+  polaris::cli::add_predict_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -11,15 +11,13 @@
 #include "backends/registry.h"
 #include "core/process_memory.h"
 #include "tests/support/manifest.h"
-#include "tests/support/npy.h"
+#include "core/npy.h"
 
 namespace polaris {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::max_abs_diff;
 using testing::models_dir;
-using testing::read_npy;
 
 class OrtBackendTest : public ::testing::Test {
  protected:

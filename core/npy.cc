@@ -1,4 +1,4 @@
-#include "tests/support/npy.h"
+#include "core/npy.h"
 
 #include <cmath>
 #include <cstring>
@@ -7,7 +7,7 @@
 #include <regex>
 #include <vector>
 
-namespace polaris::testing {
+namespace polaris {
 namespace {
 
 std::optional<DataType> from_descr(const std::string& d) {
@@ -32,6 +32,8 @@ float half_to_float(uint16_t h) {
     v = std::ldexp(static_cast<float>(mant | 0x400), static_cast<int>(exp) - 25);
   return sign ? -v : v;
 }
+
+}  // namespace
 
 double element_as_double(const Tensor& t, std::size_t i) {
   const auto* p = static_cast<const std::byte*>(t.data());
@@ -62,8 +64,6 @@ double element_as_double(const Tensor& t, std::size_t i) {
     default: return 0;
   }
 }
-
-}  // namespace
 
 Result<Tensor> read_npy(const std::string& path, std::optional<DataType> as_type) {
   std::ifstream in(path, std::ios::binary);
@@ -120,6 +120,54 @@ Result<Tensor> read_npy(const std::string& path, std::optional<DataType> as_type
   return Tensor::copy_of(*type, shape, file.data() + offset, payload);
 }
 
+namespace {
+
+std::string descr_of(DataType type) {
+  switch (type) {
+    case DataType::kBool: return "|b1";
+    case DataType::kUint8: return "|u1";
+    case DataType::kUint16: case DataType::kBf16: return "<u2";
+    case DataType::kUint32: return "<u4";
+    case DataType::kUint64: return "<u8";
+    case DataType::kInt8: return "|i1";
+    case DataType::kInt16: return "<i2";
+    case DataType::kInt32: return "<i4";
+    case DataType::kInt64: return "<i8";
+    case DataType::kFp16: return "<f2";
+    case DataType::kFp32: return "<f4";
+    case DataType::kFp64: return "<f8";
+    default: return "";
+  }
+}
+
+}  // namespace
+
+Status write_npy(const std::string& path, const Tensor& tensor) {
+  std::string descr = descr_of(tensor.dtype()), payload;
+  if (tensor.dtype() == DataType::kBytes) {
+    POLARIS_ASSIGN_OR_RETURN(auto strings, tensor.strings());
+    std::size_t width = 1;
+    for (auto s : strings) width = std::max(width, s.size());
+    descr = "|S" + std::to_string(width);
+    for (auto s : strings) payload += std::string(s) + std::string(width - s.size(), '\0');
+  } else {
+    payload.assign(static_cast<const char*>(tensor.data()), tensor.byte_size());
+  }
+  std::string shape;
+  for (auto d : tensor.shape().dims()) shape += std::to_string(d) + ", ";
+  if (tensor.shape().rank() > 1) shape.resize(shape.size() - 1);
+  std::string header = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (" + shape + "), }";
+  header.append(63 - (10 + header.size()) % 64, ' ');  // pad so data starts 64-aligned
+  header += '\n';
+  std::ofstream out(path, std::ios::binary);
+  if (!out) return NotFound("cannot write " + path);
+  out.write("\x93NUMPY\x01\x00", 8);
+  const char len[2] = {static_cast<char>(header.size() & 0xff), static_cast<char>(header.size() >> 8)};
+  out.write(len, 2);
+  out << header << payload;
+  return out ? Status::Ok() : Internal("failed writing " + path);
+}
+
 Result<double> max_abs_diff(const Tensor& a, const Tensor& b) {
   if (a.dtype() != b.dtype())
     return InvalidArgument(std::string("dtype ") + std::string(to_string(a.dtype())) + " vs " +
@@ -142,4 +190,4 @@ Result<double> max_abs_diff(const Tensor& a, const Tensor& b) {
   return worst;
 }
 
-}  // namespace polaris::testing
+}  // namespace polaris
