@@ -26,7 +26,7 @@ bootstrap:
 	scripts/bootstrap
 
 build: bootstrap
-	cmake -S . -B $(BUILD) $(CMAKE_COMMON)
+	cmake -S . -B $(BUILD) $(CMAKE_COMMON) -DPOLARIS_WITH_ONNXRUNTIME=ON -DPOLARIS_WITH_TORCH=ON -DPOLARIS_WITH_OPENCV=ON
 	cmake --build $(BUILD) -j $(JOBS)
 
 # AddressSanitizer + UBSan build (clang) of the core, the ONNX Runtime

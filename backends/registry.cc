@@ -29,7 +29,12 @@ std::string lower(std::string_view s) {
 }  // namespace
 
 BackendRegistry::BackendRegistry(BackendConfig config, std::string module_dir)
-    : config_(std::move(config)), module_dir_(module_dir.empty() ? default_module_dir() : std::move(module_dir)) {}
+    : config_(std::move(config)), module_dir_(module_dir.empty() ? default_module_dir() : std::move(module_dir)) {
+  // OpenMP (libtorch's) reads its wait policy once, when its library loads,
+  // before any module code runs; busy-waiting workers would steal the cores
+  // other models need. A user's own setting wins (overwrite = 0).
+  if (!config_.threads.allow_spinning) setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
+}
 
 BackendRegistry::~BackendRegistry() {
   // Backends are destroyed (engines release their environments); modules

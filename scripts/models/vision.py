@@ -66,7 +66,9 @@ def generate(ctx):
             yo = ctx.save_npy(f"vision/vectors/{name}.output.npy", y)
             atol = tolerance_for(y, 1e-3)
             tests["onnx"] = [test_case({"input": xi}, {"output": yo}, atol=atol, rtol=1e-3)]
-            tests["pt"] = [test_case({"input": xi}, {"output__0": yo}, atol=atol, rtol=1e-3)]
+            # A traced torchvision module keeps forward(self, x)'s argument name.
+            tests["pt"] = [test_case({"x": xi}, {"output__0": yo}, atol=atol, rtol=1e-3)]
         ctx.add(name, onnx_rel, "onnx", IN_SPEC, OUT_SPEC, tests["onnx"])
         pt_out = [spec("output__0", "FP32", [-1, 1000])]
-        ctx.add(f"{name}_pt", pt_rel, "torchscript", IN_SPEC, pt_out, tests["pt"])
+        pt_in = [spec("x", "FP32", [-1, 3, 224, 224])]
+        ctx.add(f"{name}_pt", pt_rel, "torchscript", pt_in, pt_out, tests["pt"])

@@ -1,0 +1,170 @@
+// bench/engines_ort: Polaris's ONNX Runtime backend (BackendRegistry +
+// Model::run, as the server uses it) against Ort::Session called directly,
+// interleaved in one process. Prints JSON lines; bench/engines makes tables.
+//
+// Both sides share one OrtEnv: ORT allows a single environment per process,
+// so the raw Ort::Env below is the one Polaris's module created (global
+// thread pools, 1 intra-op + 1 inter-op thread, no spinning), and raw
+// sessions use it the way Polaris does (DisablePerSessionThreads).
+#include <onnxruntime_cxx_api.h>
+
+#include <filesystem>
+
+#include "backends/registry.h"
+#include "bench/bench_common.h"
+
+namespace polaris::bench {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr const char* kEngine = "onnxruntime";
+
+Ort::Env make_raw_env() {
+  const EngineThreads t = bench_threads();
+  Ort::ThreadingOptions threading;
+  threading.SetGlobalIntraOpNumThreads(t.intra_op);
+  threading.SetGlobalInterOpNumThreads(t.inter_op);
+  threading.SetGlobalSpinControl(t.allow_spinning ? 1 : 0);
+  return Ort::Env(threading, ORT_LOGGING_LEVEL_WARNING, "bench-raw");
+}
+
+// The raw engine: what a program using ORT directly would write.
+class RawSession {
+ public:
+  RawSession(Ort::Env& env, const std::string& path) {
+    Ort::SessionOptions so;
+    so.DisablePerSessionThreads();
+    so.SetGraphOptimizationLevel(ORT_ENABLE_ALL);
+    session_ = std::make_unique<Ort::Session>(env, path.c_str(), so);
+    Ort::AllocatorWithDefaultOptions allocator;
+    input_ = session_->GetInputNameAllocated(0, allocator).get();
+    output_ = session_->GetOutputNameAllocated(0, allocator).get();
+  }
+
+  std::vector<Ort::Value> run(const InputBatch& in) {
+    const char* input_names[] = {input_.c_str()};
+    const char* output_names[] = {output_.c_str()};
+    Ort::Value value =
+        Ort::Value::CreateTensor<float>(memory_, in.data.get(), in.count, in.dims.data(), in.dims.size());
+    return session_->Run(Ort::RunOptions{nullptr}, input_names, &value, 1, output_names, 1);
+  }
+
+ private:
+  std::unique_ptr<Ort::Session> session_;
+  std::string input_, output_;
+  Ort::MemoryInfo memory_ = Ort::MemoryInfo::CreateCpu(OrtDeviceAllocator, OrtMemTypeCPU);
+};
+
+// A Polaris load through the registry; `expect_cache` ("hit"/"miss"/"") is
+// checked against what the backend reports, so "cold" and "cached" mean it.
+std::unique_ptr<Model> polaris_load(BackendRegistry& registry, const std::string& path, const Options& options,
+                                    const std::string& expect_cache) {
+  auto model = check(registry.load(path, polaris_load_options(options)), "Polaris load " + path);
+  const auto& info = model->metadata().extra_info;
+  const auto it = info.find("optimized_cache");
+  const std::string got = it == info.end() ? "" : it->second;
+  if (got != expect_cache) {
+    progress("error: " + path + ": optimized cache '" + got + "', expected '" + expect_cache + "'");
+    std::exit(1);
+  }
+  return model;
+}
+
+void bench_inference(Ort::Env& env, BackendRegistry& registry, const std::string& model, const std::string& path,
+                     const Options& options) {
+  RawSession raw(env, path);
+  polaris_load(registry, fresh_link(options, path), options, "miss");  // fills the cache
+  auto polaris = polaris_load(registry, fresh_link(options, path), options, "hit");  // as a restarted server
+  const std::string input_name = polaris->metadata().inputs.at(0).name;
+  for (int batch : options.batches) {
+    progress("onnxruntime " + model + " batch " + std::to_string(batch) + ": inference");
+    const InputBatch in(batch);
+    const NamedTensors inputs{{input_name, in.tensor()}};
+    const std::vector<std::string> all;
+    auto raw_out = raw.run(in);
+    auto pol_out = check(polaris->run(inputs, all), "Polaris run");
+    const auto count = raw_out[0].GetTensorTypeAndShapeInfo().GetElementCount();
+    const double diff = max_abs_diff(raw_out[0].GetTensorData<float>(),
+                                     static_cast<const float*>(pol_out.at(0).tensor.data()), count);
+    auto samples = compare_inference([&] { raw.run(in); },
+                                     [&] { check(polaris->run(inputs, all), "Polaris run"); }, options);
+    emit(inference_record(kEngine, model, batch, samples, diff));
+  }
+}
+
+void bench_load(Ort::Env& env, BackendRegistry& cached, BackendRegistry& uncached, const std::string& model,
+                const std::string& path, const Options& options) {
+  progress("onnxruntime " + model + ": load");
+  const fs::path cache = fs::path(options.work_dir) / "cache" / "ort-optimized";
+  auto timed = [](auto&& load) {
+    const double t0 = now_ms();
+    auto loaded = load();
+    return now_ms() - t0;  // `loaded` is destroyed after the clock stops
+  };
+  auto fill_cache = [&] {
+    if (!fs::exists(cache) || fs::is_empty(cache)) polaris_load(cached, fresh_link(options, path), options, "miss");
+  };
+  const std::vector<LoadVariant> variants{
+      {"raw_cold", [&] { return timed([&] { return std::make_unique<RawSession>(env, path); }); }},
+      {"polaris_cold",
+       [&] {
+         fs::remove_all(cache);
+         const std::string link = fresh_link(options, path);
+         return timed([&] { return polaris_load(cached, link, options, "miss"); });
+       }},
+      {"polaris_nocache",
+       [&] {
+         const std::string link = fresh_link(options, path);
+         return timed([&] { return polaris_load(uncached, link, options, ""); });
+       }},
+      {"polaris_cached",
+       [&] {
+         fill_cache();
+         const std::string link = fresh_link(options, path);
+         return timed([&] { return polaris_load(cached, link, options, "hit"); });
+       }},
+      // As a reload in a running server: the cache key's file hash is memoized.
+      {"polaris_cached_memo",
+       [&] {
+         fill_cache();
+         return timed([&] { return polaris_load(cached, path, options, "hit"); });
+       }},
+  };
+  emit_loads(kEngine, model, variants, compare_loads(variants, options));
+}
+
+int run(int argc, char** argv) {
+  Options options = parse_options(argc, argv, "Polaris ONNX Runtime backend vs raw Ort::Session");
+  const std::string cache_dir = (fs::path(options.work_dir) / "cache").string();
+  BackendRegistry cached(BackendConfig{bench_threads(), cache_dir});
+  BackendRegistry uncached(BackendConfig{bench_threads(), ""});
+  Backend* backend = check(cached.get(kEngine), "Polaris onnxruntime module");
+  Ort::Env env = make_raw_env();  // after Polaris's: the same OrtEnv (see the top of this file)
+  emit({{"kind", "info"},
+        {"engine", kEngine},
+        {"polaris_engine_version", backend->engine_version()},
+        {"raw_engine_version", Ort::GetVersionString()},
+        {"threads", "ORT global thread pools shared by both sides: 1 intra-op, 1 inter-op, no spinning"},
+        {"providers", options.providers},
+        {"module_dir", cached.module_dir()}});
+  for (const auto& model : options.models) {
+    const std::string path = (fs::path(options.models_dir) / (model + ".onnx")).string();
+    fs::remove_all(cache_dir);
+    if (!options.no_inference) bench_inference(env, cached, model, path, options);
+    if (!options.no_load) bench_load(env, cached, uncached, model, path, options);
+  }
+  cleanup(options);
+  return 0;
+}
+
+}  // namespace
+}  // namespace polaris::bench
+
+int main(int argc, char** argv) {
+  try {
+    return polaris::bench::run(argc, argv);
+  } catch (const std::exception& e) {
+    polaris::bench::progress(std::string("error: ") + e.what());
+    return 1;
+  }
+}
