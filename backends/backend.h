@@ -87,6 +87,27 @@ class Backend {
   virtual Result<std::unique_ptr<Model>> load(const std::string& path, const LoadOptions& options) = 0;
 };
 
+// The body of every module's polaris_create_backend: checks the ABI, builds
+// the backend with `make()`, and turns a failure into `error`. Engines throw
+// when they cannot start; the registry then reports the module as broken.
+template <typename Make>
+Backend* create_backend_checked(int abi_version, const BackendConfig* config, std::string* error,
+                                const char* engine, Make make) {
+  auto fail = [&](const std::string& message) -> Backend* {
+    if (error != nullptr) *error = message;
+    return nullptr;
+  };
+  if (abi_version != kBackendAbiVersion)
+    return fail(std::string(engine) + " backend built for backend ABI " + std::to_string(kBackendAbiVersion) +
+                ", loaded by ABI " + std::to_string(abi_version) + ": rebuild the module");
+  if (config == nullptr) return fail(std::string(engine) + " backend: no BackendConfig given");
+  try {
+    return make(*config);
+  } catch (const std::exception& e) {
+    return fail(std::string(engine) + " failed to start: " + e.what());
+  }
+}
+
 }  // namespace polaris
 
 // What each module exports. `error` receives a message when null is returned.

@@ -19,10 +19,10 @@ struct Options {
   std::vector<int> batches{1, 8};
   int iters = 1;        // timed runs per side per round (1: strict alternation, paired samples)
   int rounds = 0;       // raw/Polaris alternations per model and batch; 0: from side_ms
-  int side_ms = 3000;   // with rounds 0: about this much timed work per side
-  int min_rounds = 8;   // with rounds 0: never fewer
-  int warmup = 3;         // untimed runs per side before the rounds
-  int load_reps = 7;      // timed loads per variant
+  int side_ms = 4000;   // with rounds 0: about this much timed work per side
+  int min_rounds = 12;  // with rounds 0: never fewer
+  int warmup = 3;       // untimed runs per side before the rounds
+  int load_reps = 9;    // timed loads per variant
   bool no_inference = false;
   bool no_load = false;
   std::string providers = "cpu";  // Polaris LoadOptions.providers; "auto": empty (the server default)

@@ -187,15 +187,6 @@ class OrtBackend final : public Backend {
 
 extern "C" __attribute__((visibility("default"))) polaris::Backend* polaris_create_backend(
     int abi_version, const polaris::BackendConfig* config, std::string* error) {
-  if (abi_version != polaris::kBackendAbiVersion) {
-    *error = "ABI version mismatch: server " + std::to_string(abi_version) + ", module " +
-             std::to_string(polaris::kBackendAbiVersion);
-    return nullptr;
-  }
-  try {
-    return new polaris::ort::OrtBackend(*config);
-  } catch (const std::exception& e) {
-    *error = std::string("ONNX Runtime failed to start: ") + e.what();
-    return nullptr;
-  }
+  return polaris::create_backend_checked(abi_version, config, error, "ONNX Runtime",
+                                         [](const polaris::BackendConfig& c) { return new polaris::ort::OrtBackend(c); });
 }

@@ -290,15 +290,6 @@ class OpenCvBackend final : public Backend {
 
 extern "C" __attribute__((visibility("default"))) polaris::Backend* polaris_create_backend(
     int abi_version, const polaris::BackendConfig* config, std::string* error) {
-  if (abi_version != polaris::kBackendAbiVersion) {
-    *error = "ABI version mismatch: server " + std::to_string(abi_version) + ", module " +
-             std::to_string(polaris::kBackendAbiVersion);
-    return nullptr;
-  }
-  try {
-    return new polaris::opencv::OpenCvBackend(*config);
-  } catch (const std::exception& e) {
-    *error = std::string("OpenCV DNN failed to start: ") + e.what();
-    return nullptr;
-  }
+  return polaris::create_backend_checked(abi_version, config, error, "OpenCV DNN",
+                                         [](const polaris::BackendConfig& c) { return new polaris::opencv::OpenCvBackend(c); });
 }

@@ -268,17 +268,8 @@ class TorchBackend final : public Backend {
 // visibility); see PolarisCreateBackendFn in backends/backend.h.
 extern "C" __attribute__((visibility("default"))) polaris::Backend* polaris_create_backend(
     int abi_version, const polaris::BackendConfig* config, std::string* error) {
-  auto fail = [&](const std::string& message) -> polaris::Backend* {
-    if (error != nullptr) *error = message;
-    return nullptr;
-  };
-  if (abi_version != polaris::kBackendAbiVersion)
-    return fail("torch backend built for backend ABI " + std::to_string(polaris::kBackendAbiVersion) +
-                ", loaded by ABI " + std::to_string(abi_version) + ": rebuild the module");
-  if (config == nullptr) return fail("torch backend: no BackendConfig given");
-  try {
-    return new polaris::torch_backend::TorchBackend(polaris::torch_backend::setup_engine(config->threads));
-  } catch (const std::exception& e) {
-    return fail(std::string("torch backend failed to start: ") + e.what());
-  }
+  using polaris::torch_backend::TorchBackend;
+  return polaris::create_backend_checked(abi_version, config, error, "libtorch", [](const polaris::BackendConfig& c) {
+    return new TorchBackend(polaris::torch_backend::setup_engine(c.threads));
+  });
 }
