@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <numeric>
 #include <random>
 #include <sstream>
 
@@ -141,11 +142,16 @@ InferenceSamples compare_inference(const std::function<void()>& raw, const std::
 std::vector<std::vector<double>> compare_loads(const std::vector<LoadVariant>& variants, const Options& options) {
   std::vector<std::vector<double>> samples(variants.size());
   for (const auto& v : variants) v.measure();  // warm-up: page cache, one-time engine set-up
-  for (int rep = 0; rep < options.load_reps; ++rep)
-    for (std::size_t k = 0; k < variants.size(); ++k) {
-      const std::size_t i = (k + static_cast<std::size_t>(rep)) % variants.size();
-      samples[i].push_back(variants[i].measure());
-    }
+  // A new random order each repetition: a load can slow the next one (the
+  // cold load writes the optimized model, unloads free memory), so no
+  // variant may always follow the same one.
+  std::vector<std::size_t> order(variants.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937 rng(7);
+  for (int rep = 0; rep < options.load_reps; ++rep) {
+    std::shuffle(order.begin(), order.end(), rng);
+    for (std::size_t i : order) samples[i].push_back(variants[i].measure());
+  }
   return samples;
 }
 

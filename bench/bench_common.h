@@ -71,8 +71,8 @@ struct LoadVariant {
   std::string name;
   std::function<double()> measure;
 };
-// One untimed warm-up per variant, then `load_reps` repetitions, the order
-// of the variants rotating each repetition. Returns samples per variant.
+// One untimed warm-up per variant, then `load_reps` repetitions, each in a
+// new random order. Returns samples per variant, sample i from repetition i.
 std::vector<std::vector<double>> compare_loads(const std::vector<LoadVariant>& variants, const Options& options);
 
 // A new symlink to `target` in work_dir, as a fresh path: per-path memos in a
