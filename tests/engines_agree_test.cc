@@ -2,8 +2,11 @@
 // them: ONNX Runtime and libtorch must agree on the exported twins.
 #include <gtest/gtest.h>
 
+#include <google/protobuf/descriptor.h>
+
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <numeric>
 
 #include "backends/registry.h"
@@ -115,6 +118,26 @@ TEST_F(EnginesAgreeTest, SileroVadOnnxAndTorchScriptAgreeChunkByChunk) {
   EXPECT_GT(chunks, 100);
   EXPECT_LE(worst, 1e-3) << "largest per-chunk speech probability difference";
   EXPECT_GT(max_prob, 0.9) << "the clip holds speech";
+}
+
+// libtorch_cpu.so carries its own protobuf and onnx symbols; the server will
+// link Debian's libprotobuf (gRPC). With the module loaded RTLD_LOCAL the two
+// must not clash: this process links Debian's protobuf (and uses it), then
+// runs a TorchScript model through the torch module.
+TEST_F(EnginesAgreeTest, HostProtobufAndLibtorchLiveInOneProcess) {
+  GOOGLE_PROTOBUF_VERIFY_VERSION;
+  const auto* pool = google::protobuf::DescriptorPool::generated_pool();
+  ASSERT_NE(pool, nullptr);
+  auto torch = load("vision/mobilenetv2.pt");
+  ASSERT_TRUE(torch);
+  auto input = read_npy(models_dir() + "/vision/vectors/mobilenetv2.input.npy");
+  ASSERT_TRUE(input.ok());
+  const Tensor out = first_output(*torch, {{torch->metadata().inputs[0].name, *input}});
+  EXPECT_EQ(out.shape(), (Shape{1, 1000}));
+  std::ifstream maps("/proc/self/maps");
+  const std::string mapped((std::istreambuf_iterator<char>(maps)), std::istreambuf_iterator<char>());
+  EXPECT_NE(mapped.find("libprotobuf.so"), std::string::npos);
+  EXPECT_NE(mapped.find("libtorch_cpu.so"), std::string::npos);
 }
 
 }  // namespace
