@@ -11,8 +11,10 @@ JOBS ?= $(shell nproc)
 # (CI) reuses earlier compilations.
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
+# Engines listed explicitly, so an old CMake cache never keeps one switched off.
 CMAKE_COMMON = -G Ninja -C $(BUILD)/deps.cmake -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
-               -DPOLARIS_MODELS_DIR=$(CURDIR)/$(BUILD)/models
+               -DPOLARIS_MODELS_DIR=$(CURDIR)/$(BUILD)/models \
+               -DPOLARIS_WITH_ONNXRUNTIME=ON -DPOLARIS_WITH_TORCH=ON -DPOLARIS_WITH_OPENCV=ON
 
 .PHONY: run test bootstrap build build-asan unit-test asan-test python-test clean
 
@@ -26,14 +28,14 @@ bootstrap:
 	scripts/bootstrap
 
 build: bootstrap
-	cmake -S . -B $(BUILD) $(CMAKE_COMMON) -DPOLARIS_WITH_ONNXRUNTIME=ON -DPOLARIS_WITH_TORCH=ON -DPOLARIS_WITH_OPENCV=ON
+	cmake -S . -B $(BUILD) $(CMAKE_COMMON)
 	cmake --build $(BUILD) -j $(JOBS)
 
-# AddressSanitizer + UBSan build (clang) of the core, the ONNX Runtime
-# backend and the unit tests.
+# AddressSanitizer + UBSan build (clang) of everything but the benchmarks:
+# core, the three engine modules and every C++ test suite.
 build-asan: bootstrap
 	cmake -S . -B $(ASAN_BUILD) $(CMAKE_COMMON) -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang \
-	  -DPOLARIS_SANITIZE=ON -DPOLARIS_WITH_TORCH=OFF -DPOLARIS_WITH_OPENCV=OFF
+	  -DPOLARIS_SANITIZE=ON -DPOLARIS_BUILD_BENCH=OFF
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 clean:

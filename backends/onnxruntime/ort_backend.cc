@@ -3,7 +3,6 @@
 #include <onnxruntime_cxx_api.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -45,6 +44,9 @@ class OrtBackend final : public Backend {
  public:
   explicit OrtBackend(const BackendConfig& config) : config_(config), env_(make_env(config.threads)) {
     available_ = Ort::GetAvailableProviders();
+    if (!config_.cache_dir.empty())
+      cache_ = std::make_unique<OptimizedModelCache>((fs::path(config_.cache_dir) / "ort-optimized").string(),
+                                                     engine_version());
   }
 
   std::string_view name() const override { return "onnxruntime"; }
@@ -133,26 +135,23 @@ class OrtBackend final : public Backend {
       }
 
       // The optimized-model cache, CPU only: providers that compile nodes
-      // cannot save their graphs.
-      std::string model_path = path, cache_final, cache_tmp;
-      const bool use_cache = !config_.cache_dir.empty() && provider == "CPUExecutionProvider" &&
-                             options.optimization_level != OptimizationLevel::kDisable;
+      // cannot save their graphs. Hashing and writing happen off the load
+      // path (ort_cache.h).
+      std::string model_path = path;
+      const std::string level(to_string(options.optimization_level));
+      const std::string short_provider = short_provider_name(provider);
+      const bool use_cache =
+          cache_ && provider == "CPUExecutionProvider" && options.optimization_level != OptimizationLevel::kDisable;
+      bool write_entry = false;
       if (use_cache) {
-        POLARIS_ASSIGN_OR_RETURN(CacheKey key, make_cache_key(path, engine_version(),
-                                                              std::string(to_string(options.optimization_level)),
-                                                              short_provider_name(provider)));
-        const fs::path dir = fs::path(config_.cache_dir) / "ort-optimized";
-        fs::create_directories(dir);
-        cache_final = (dir / key.file_name).string();
-        metadata.extra_info["content_sha256"] = key.content_hash;
-        if (fs::exists(cache_final)) {
-          model_path = cache_final;
+        if (auto hit = cache_->lookup(path, level, short_provider)) {
+          model_path = hit->optimized_path;
           so.SetGraphOptimizationLevel(ORT_DISABLE_ALL);  // already optimised
           metadata.extra_info["optimized_cache"] = "hit";
+          metadata.extra_info["content_sha256"] = hit->content_hash;
         } else {
-          cache_tmp = cache_final + ".tmp." + std::to_string(getpid()) + "." + std::to_string(++tmp_counter_);
-          so.SetOptimizedModelFilePath(cache_tmp.c_str());
-          metadata.extra_info["optimized_cache"] = "miss";
+          metadata.extra_info["optimized_cache"] = "miss (written in the background)";
+          write_entry = true;
         }
       }
 
@@ -160,10 +159,13 @@ class OrtBackend final : public Backend {
       auto session = std::make_unique<Ort::Session>(env_, model_path.c_str(), so);
       const uint64_t rss_after = process_rss_bytes();
       metadata.measured_memory_bytes = rss_after > rss_before ? rss_after - rss_before : 0;
-      if (!cache_tmp.empty()) {
-        std::error_code ec;
-        fs::rename(cache_tmp, cache_final, ec);  // atomic publish
-        if (ec) fs::remove(cache_tmp, ec);
+      if (write_entry) {
+        cache_->write_in_background(path, level, short_provider,
+                                    [this, path, options = std::make_shared<Ort::SessionOptions>(so.Clone())](
+                                        const std::string& tmp) {
+                                      options->SetOptimizedModelFilePath(tmp.c_str());
+                                      Ort::Session saver(env_, path.c_str(), *options);
+                                    });
       }
       return session;
     } catch (const Ort::Exception& e) {
@@ -179,7 +181,9 @@ class OrtBackend final : public Backend {
   std::vector<std::string> available_;
   std::mutex mu_;
   std::map<std::string, std::string> broken_providers_;  // guarded by mu_
-  std::atomic<uint64_t> tmp_counter_{0};
+  // Declared after env_: destroyed first, after its background writes
+  // (which use env_) have finished.
+  std::unique_ptr<OptimizedModelCache> cache_;
 };
 
 }  // namespace

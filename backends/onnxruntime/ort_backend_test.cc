@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <thread>
 
 #include "backends/registry.h"
 #include "core/process_memory.h"
@@ -184,7 +185,16 @@ TEST_F(OrtBackendTest, OptimizedModelCacheSkipsOptimizationOnSecondLoad) {
   const std::string path = models_dir() + "/vision/mobilenetv2.onnx";
   auto first = registry.load(path, {});
   ASSERT_TRUE(first.ok()) << first.status().to_string();
-  EXPECT_EQ((*first)->metadata().extra_info.at("optimized_cache"), "miss");
+  EXPECT_EQ((*first)->metadata().extra_info.at("optimized_cache").rfind("miss", 0), 0u);
+  // The entry is written in the background: wait for it to appear.
+  auto entries = [&] {
+    int n = 0;
+    for (const auto& e : fs::directory_iterator(cache + "/ort-optimized"))
+      n += e.path().extension() == ".onnx";
+    return n;
+  };
+  for (int i = 0; i < 600 && entries() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_EQ(entries(), 1) << "no optimized model written within 60 s";
   auto second = registry.load(path, {});
   ASSERT_TRUE(second.ok()) << second.status().to_string();
   EXPECT_EQ((*second)->metadata().extra_info.at("optimized_cache"), "hit");
