@@ -87,6 +87,12 @@ class Backend {
   virtual Result<std::unique_ptr<Model>> load(const std::string& path, const LoadOptions& options) = 0;
 };
 
+// The metadata every backend fills the same way before loading: name (the
+// options' or the file's stem), framework, path, file size, predicted
+// memory, optimisation level.
+ModelMetadata base_metadata(const std::string& path, std::string framework, uint64_t file_size,
+                            uint64_t predicted_memory, const LoadOptions& options);
+
 // The body of every module's polaris_create_backend: checks the ABI, builds
 // the backend with `make()`, and turns a failure into `error`. Engines throw
 // when they cannot start; the registry then reports the module as broken.

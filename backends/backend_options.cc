@@ -1,5 +1,7 @@
 #include "backends/backend.h"
 
+#include <filesystem>
+
 namespace polaris {
 
 std::optional<OptimizationLevel> parse_optimization_level(std::string_view text) {
@@ -18,6 +20,18 @@ std::string_view to_string(OptimizationLevel level) {
     case OptimizationLevel::kAll: return "all";
   }
   return "all";
+}
+
+ModelMetadata base_metadata(const std::string& path, std::string framework, uint64_t file_size,
+                            uint64_t predicted_memory, const LoadOptions& options) {
+  ModelMetadata md;
+  md.name = options.model_name.empty() ? std::filesystem::path(path).stem().string() : options.model_name;
+  md.framework = std::move(framework);
+  md.path = path;
+  md.file_size_bytes = file_size;
+  md.predicted_memory_bytes = predicted_memory;
+  md.optimization_level = static_cast<int>(options.optimization_level);
+  return md;
 }
 
 }  // namespace polaris

@@ -62,13 +62,7 @@ class OrtBackend final : public Backend {
     if (ec) return NotFound("cannot read model file '" + path + "': " + ec.message());
     if (size == 0) return InvalidArgument("model file '" + path + "' is empty");
 
-    ModelMetadata metadata;
-    metadata.name = options.model_name.empty() ? fs::path(path).stem().string() : options.model_name;
-    metadata.framework = "onnx";
-    metadata.path = path;
-    metadata.file_size_bytes = size;
-    metadata.predicted_memory_bytes = predict_memory_bytes(size);
-    metadata.optimization_level = static_cast<int>(options.optimization_level);
+    ModelMetadata metadata = base_metadata(path, "onnx", size, predict_memory_bytes(size), options);
     metadata.extra_info["optimization"] = std::string(to_string(options.optimization_level));
     metadata.extra_info["ort_version"] = engine_version();
 

@@ -204,13 +204,7 @@ class OpenCvBackend final : public Backend {
  private:
   Result<ModelMetadata> make_metadata(const std::string& path, uint64_t size, const LoadOptions& options,
                                       const OnnxInterface& onnx) const {
-    ModelMetadata md;
-    md.name = options.model_name.empty() ? fs::path(path).stem().string() : options.model_name;
-    md.framework = "onnx";
-    md.path = path;
-    md.file_size_bytes = size;
-    md.predicted_memory_bytes = predict_memory_bytes(size);
-    md.optimization_level = static_cast<int>(options.optimization_level);
+    ModelMetadata md = base_metadata(path, "onnx", size, predict_memory_bytes(size), options);
     md.inputs = onnx.inputs;
     md.outputs = onnx.outputs;
     md.extra_info = onnx.info;

@@ -194,14 +194,8 @@ class TorchBackend final : public Backend {
     torch::jit::Module module = std::move(*loaded);
     module.eval();
 
-    ModelMetadata md;
-    md.name = options.model_name.empty() ? fs::path(path).stem().string() : options.model_name;
-    md.framework = "torchscript";
-    md.path = path;
-    md.file_size_bytes = file_size;
-    md.predicted_memory_bytes = predict_memory(file_size);
+    ModelMetadata md = base_metadata(path, "torchscript", file_size, predict_memory(file_size), options);
     md.provider = device.str();
-    md.optimization_level = static_cast<int>(options.optimization_level);
     std::string schema;
     POLARIS_ASSIGN_OR_RETURN(std::vector<ArgInfo> args, describe_forward(module, &schema));
     if (Status s = describe_tensors(module, spec.inputs, spec.outputs, args, md); !s.ok())
