@@ -8,6 +8,7 @@
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(spdlog REQUIRED)
+find_package(fmt REQUIRED)
 find_package(Threads REQUIRED)
 
 set(POLARIS_ORT_VERSION "" CACHE STRING "ONNX Runtime library version")

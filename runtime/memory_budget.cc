@@ -1,0 +1,118 @@
+#include "runtime/memory_budget.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+
+#include <fmt/format.h>
+
+namespace polaris {
+
+Result<uint64_t> parse_byte_size(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
+  const std::string number(text.substr(0, i));
+  std::string unit(text.substr(i));
+  for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  double value = 0;
+  auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+  if (number.empty() || ec != std::errc() || ptr != number.data() + number.size())
+    return InvalidArgument("'" + std::string(text) + "' is not a size (e.g. 6GiB, 512MiB, 1.5G)");
+  static const std::vector<std::pair<std::string, double>> kUnits = {
+      {"", 1},          {"b", 1},           {"k", 1024.0},        {"kib", 1024.0},      {"m", 1048576.0},
+      {"mib", 1048576.0}, {"g", 1073741824.0}, {"gib", 1073741824.0}, {"t", 1099511627776.0},
+      {"tib", 1099511627776.0}, {"kb", 1e3}, {"mb", 1e6}, {"gb", 1e9}, {"tb", 1e12}};
+  for (const auto& [name, scale] : kUnits)
+    if (unit == name) {
+      const double bytes = value * scale;
+      if (!std::isfinite(bytes) || bytes >= 18e18) return InvalidArgument("size '" + std::string(text) + "' is too large");
+      return static_cast<uint64_t>(bytes);
+    }
+  return InvalidArgument("unknown size unit in '" + std::string(text) + "' (use B, KiB, MiB, GiB, TiB, KB, MB, GB)");
+}
+
+std::string format_byte_size(uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes);
+  int unit = 0;
+  while (value >= 1024 && unit < 4) value /= 1024, ++unit;
+  return unit == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", value, units[unit]);
+}
+
+Result<EvictionPlan> plan_eviction(const std::vector<ResidentModel>& resident, const std::string& device,
+                                   uint64_t budget, uint64_t needed, std::optional<std::size_t> max_models,
+                                   const std::string& model_name) {
+  if (needed > budget)
+    return ResourceExhausted(fmt::format("model '{}' needs {} but the {} budget is {}: it can never fit", model_name,
+                                         format_byte_size(needed), device, format_byte_size(budget)));
+  uint64_t used = 0;
+  for (const auto& m : resident)
+    if (m.device == device) used += m.bytes;
+  std::vector<const ResidentModel*> candidates;
+  for (const auto& m : resident)
+    if (!m.pinned && m.in_flight == 0) candidates.push_back(&m);
+  std::stable_sort(candidates.begin(), candidates.end(),
+                   [](const auto* a, const auto* b) { return a->last_used < b->last_used; });
+
+  EvictionPlan plan;
+  std::size_t count = resident.size();
+  auto memory_ok = [&] { return used - plan.freed_bytes + needed <= budget; };
+  auto count_ok = [&] { return !max_models || count + 1 <= *max_models; };
+  for (const auto* m : candidates) {
+    if (memory_ok() && count_ok()) break;
+    const bool helps_memory = !memory_ok() && m->device == device;
+    if (!helps_memory && count_ok()) continue;
+    plan.victims.push_back(m->name);
+    if (m->device == device) plan.freed_bytes += m->bytes;
+    --count;
+  }
+  if (!memory_ok())
+    return ResourceExhausted(fmt::format(
+        "model '{}' needs {} on {} but only {} of the {} budget can be freed now: the rest is held by pinned or "
+        "busy models",
+        model_name, format_byte_size(needed), device, format_byte_size(budget - (used - plan.freed_bytes)),
+        format_byte_size(budget)));
+  if (!count_ok())
+    return ResourceExhausted(fmt::format("model '{}' cannot load: {} models are resident (the limit) and none is idle "
+                                         "and unpinned",
+                                         model_name, *max_models));
+  return plan;
+}
+
+uint64_t MemoryTracker::budget(const std::string& device) const {
+  auto it = budgets_.find(device);
+  return it == budgets_.end() ? 0 : it->second;
+}
+
+uint64_t MemoryTracker::used(const std::string& device) const {
+  uint64_t total = 0;
+  for (const auto& [name, e] : entries_)
+    if (e.device == device) total += e.bytes;
+  return total;
+}
+
+Status MemoryTracker::reserve(const std::string& model, const std::string& device, uint64_t bytes) {
+  if (entries_.count(model)) return FailedPrecondition("model '" + model + "' already holds a reservation");
+  const uint64_t limit = budget(device), in_use = used(device);
+  if (bytes > limit || in_use > limit - bytes)
+    return ResourceExhausted(fmt::format("reserving {} for '{}' would exceed the {} budget ({} of {} in use)",
+                                         format_byte_size(bytes), model, device, format_byte_size(in_use),
+                                         format_byte_size(limit)));
+  entries_[model] = {device, bytes};
+  return Status::Ok();
+}
+
+void MemoryTracker::update(const std::string& model, uint64_t bytes) {
+  if (auto it = entries_.find(model); it != entries_.end()) it->second.bytes = bytes;
+}
+
+void MemoryTracker::release(const std::string& model) { entries_.erase(model); }
+
+std::optional<uint64_t> MemoryTracker::reserved(const std::string& model) const {
+  auto it = entries_.find(model);
+  if (it == entries_.end()) return std::nullopt;
+  return it->second.bytes;
+}
+
+}  // namespace polaris
