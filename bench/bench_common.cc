@@ -195,4 +195,13 @@ void emit_loads(const std::string& engine, const std::string& model, const std::
           {"samples_ms", samples[i]}});
 }
 
+int guarded_main(int (*run)(int, char**), int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    progress(std::string("error: ") + e.what());
+    return 1;
+  }
+}
+
 }  // namespace polaris::bench

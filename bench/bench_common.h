@@ -86,6 +86,8 @@ double max_abs_diff(const float* a, const float* b, std::size_t count);
 // Records and progress: JSON lines on stdout, text on stderr.
 void emit(const nlohmann::json& record);
 void progress(const std::string& text);
+// Runs `run` and turns an escaping exception into "error: ..." and exit 1.
+int guarded_main(int (*run)(int, char**), int argc, char** argv);
 nlohmann::json inference_record(const std::string& engine, const std::string& model, int batch,
                                 const InferenceSamples& samples, double diff);
 void emit_loads(const std::string& engine, const std::string& model, const std::vector<LoadVariant>& variants,

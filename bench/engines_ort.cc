@@ -180,11 +180,4 @@ int run(int argc, char** argv) {
 }  // namespace
 }  // namespace polaris::bench
 
-int main(int argc, char** argv) {
-  try {
-    return polaris::bench::run(argc, argv);
-  } catch (const std::exception& e) {
-    polaris::bench::progress(std::string("error: ") + e.what());
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return polaris::bench::guarded_main(polaris::bench::run, argc, argv); }

@@ -1,5 +1,7 @@
 #include "cli/metadata_table.h"
 
+#include "core/byte_size.h"
+
 #include <fmt/format.h>
 
 namespace polaris::cli {
@@ -26,24 +28,13 @@ void print_tensors(std::ostream& out, const char* title, const std::vector<Tenso
 
 }  // namespace
 
-std::string human_bytes(uint64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double value = static_cast<double>(bytes);
-  int unit = 0;
-  while (value >= 1024 && unit < 4) {
-    value /= 1024;
-    ++unit;
-  }
-  return unit == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", value, units[unit]);
-}
-
 void print_metadata_table(std::ostream& out, const ModelMetadata& m) {
   out << fmt::format("model:        {}\n", m.name) << fmt::format("framework:    {}\n", m.framework)
       << fmt::format("path:         {}\n", m.path) << fmt::format("provider:     {}\n", m.provider)
       << fmt::format("optimization: {}\n", m.optimization_level)
-      << fmt::format("file size:    {}\n", human_bytes(m.file_size_bytes))
-      << fmt::format("memory:       {} predicted, {} measured\n", human_bytes(m.predicted_memory_bytes),
-                     human_bytes(m.measured_memory_bytes));
+      << fmt::format("file size:    {}\n", format_byte_size(m.file_size_bytes))
+      << fmt::format("memory:       {} predicted, {} measured\n", format_byte_size(m.predicted_memory_bytes),
+                     format_byte_size(m.measured_memory_bytes));
   print_tensors(out, "inputs", m.inputs);
   print_tensors(out, "outputs", m.outputs);
   if (!m.extra_info.empty()) {

@@ -8,7 +8,5 @@
 namespace polaris::cli {
 
 void print_metadata_table(std::ostream& out, const ModelMetadata& metadata);
-// 1536 -> "1.5 KiB"
-std::string human_bytes(uint64_t bytes);
 
 }  // namespace polaris::cli

@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "backends/registry.h"
 #include "cli/commands.h"
+#include "cli/model_loading.h"
 #include "cli/top_k.h"
 #include "core/npy.h"
 
@@ -21,14 +21,12 @@ namespace {
 namespace fs = std::filesystem;
 
 struct PredictArgs {
-  std::string model;
+  ModelLoadArgs load;
   std::vector<std::string> inputs;  // name=file.npy
   bool random = false, zeros = false, json = false;
   int64_t batch = 1;
   int top_k = 5;
-  std::vector<std::string> providers;
-  std::string labels, backend, output_dir;
-  int threads = 0;
+  std::string labels, output_dir;
 };
 
 // A generated input for `info`'s shape: dynamic batch -> --batch, other
@@ -116,28 +114,22 @@ void print_tensor(const NamedTensor& out) {
 }
 
 int run_predict(const PredictArgs& args) {
-  BackendConfig config;
-  config.threads.intra_op = args.threads;
-  BackendRegistry registry(config);
-  LoadOptions options;
-  options.providers = args.providers;
-  auto model = registry.load(args.model, options, args.backend);
-  if (!model.ok()) {
-    std::cerr << "error: " << model.status().to_string() << "\n";
-    return 1;
-  }
-  auto inputs = build_inputs((*model)->metadata(), args);
+  int exit_code = 0;
+  auto loaded = load_model_or_report(args.load, exit_code);
+  if (!loaded) return exit_code;
+  const auto& model = loaded->model;
+  auto inputs = build_inputs(model->metadata(), args);
   if (!inputs.ok()) {
     std::cerr << "error: " << inputs.status().message() << "\n";
     return 2;
   }
-  auto outputs = (*model)->run(*inputs, {});
+  auto outputs = model->run(*inputs, {});
   if (!outputs.ok()) {
     std::cerr << "error: " << outputs.status().to_string() << "\n";
     return 1;
   }
-  const auto labels = load_labels(args.labels.empty() ? find_labels_file(args.model) : args.labels);
-  nlohmann::json result = {{"model", (*model)->metadata().name}, {"provider", (*model)->metadata().provider}};
+  const auto labels = load_labels(args.labels.empty() ? find_labels_file(args.load.model) : args.labels);
+  nlohmann::json result = {{"model", model->metadata().name}, {"provider", model->metadata().provider}};
   for (const auto& out : *outputs) {
     auto top = top_k(out.tensor, args.top_k, labels);
     if (args.json) {
@@ -163,7 +155,7 @@ int run_predict(const PredictArgs& args) {
 void add_predict_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<PredictArgs>();
   CLI::App* cmd = app.add_subcommand("predict", "Run a model once and print its outputs");
-  cmd->add_option("model", args->model, "Model file (.onnx, .pt, .torchscript)")->required();
+  add_model_load_options(cmd, args->load);
   cmd->add_option("--input", args->inputs, "name=file.npy (repeatable)");
   auto* random = cmd->add_flag("--random", args->random, "Random data for inputs not given (seeded)");
   cmd->add_flag("--zeros", args->zeros, "Zeros for inputs not given")->excludes(random);
@@ -174,9 +166,6 @@ void add_predict_command(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(0, 1000))
       ->capture_default_str();
   cmd->add_option("--labels", args->labels, "Labels file, one per line (default: labels.txt near the model)");
-  cmd->add_option("--provider", args->providers, "Provider/device, in order of preference (repeatable)");
-  cmd->add_option("--backend", args->backend, "Force a backend (onnxruntime, pytorch)");
-  cmd->add_option("--threads", args->threads, "Engine intra-op threads (0: one per core)");
   cmd->add_option("--output-dir", args->output_dir, "Also write each output as <dir>/<name>.npy");
   cmd->add_flag("--json", args->json, "Print JSON");
   cmd->callback([args, &exit_code] { exit_code = run_predict(*args); });

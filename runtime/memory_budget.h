@@ -14,15 +14,10 @@
 #include <string>
 #include <vector>
 
+#include "core/byte_size.h"
 #include "core/status.h"
 
 namespace polaris {
-
-// "6GiB", "512MiB", "1.5G", "800M", "4096" (bytes); units K/M/G/T are
-// powers of 1024 with or without "iB", kB/MB/GB/TB are powers of 1000.
-Result<uint64_t> parse_byte_size(std::string_view text);
-// 1610612736 -> "1.5 GiB"
-std::string format_byte_size(uint64_t bytes);
 
 // One resident model, as the eviction policy sees it.
 struct ResidentModel {
