@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <optional>
 #include <string>
 
 namespace polaris {
@@ -28,6 +29,47 @@ int process_thread_count() {
   }
   return 0;
 }
+
+namespace {
+
+// A number from a one-value file ("max" or unreadable: nullopt).
+std::optional<uint64_t> read_limit_file(const char* path) {
+  std::ifstream in(path);
+  std::string text;
+  if (!(in >> text) || text == "max") return std::nullopt;
+  try {
+    return std::stoull(text);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+uint64_t system_memory_bytes() {
+  uint64_t total = 0;
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  while (meminfo >> key) {
+    if (key == "MemTotal:") {
+      uint64_t kib = 0;
+      meminfo >> kib;
+      total = kib * 1024;
+      break;
+    }
+    meminfo.ignore(4096, '\n');
+  }
+  for (const char* path : {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"})
+    if (auto limit = read_limit_file(path); limit && *limit > 0 && (total == 0 || *limit < total)) total = *limit;
+  return total;
+}
+
+uint64_t heap_in_use_bytes() {
+  const struct mallinfo2 info = mallinfo2();
+  return static_cast<uint64_t>(info.uordblks) + static_cast<uint64_t>(info.hblkhd);
+}
+
+void set_mmap_threshold(std::size_t bytes) { mallopt(M_MMAP_THRESHOLD, static_cast<int>(bytes)); }
 
 void release_free_memory() { malloc_trim(0); }
 

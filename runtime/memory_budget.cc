@@ -84,4 +84,14 @@ std::optional<uint64_t> MemoryTracker::reserved(const std::string& model) const 
   return it->second.bytes;
 }
 
+std::vector<std::string> MemoryTracker::devices() const {
+  std::vector<std::string> names;
+  for (const auto& [device, bytes] : budgets_) names.push_back(device);
+  for (const auto& [model, e] : entries_)
+    if (!budgets_.count(e.device)) names.push_back(e.device);
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  return names;
+}
+
 }  // namespace polaris

@@ -61,6 +61,9 @@ class MemoryTracker {
   void update(const std::string& model, uint64_t bytes);
   void release(const std::string& model);
   std::optional<uint64_t> reserved(const std::string& model) const;
+  bool has_budget(const std::string& device) const { return budgets_.count(device) != 0; }
+  // Devices with a budget or a reservation, sorted.
+  std::vector<std::string> devices() const;
 
  private:
   struct Entry {

@@ -34,6 +34,8 @@ def _graph_nodes(name):
     """Node list (and initializers) for each model; tensor names follow tiny_data.cases()."""
     if name in ("identity", "strings_identity") or name.startswith("dtype_") and name != "dtype_bool":
         return [h.make_node("Identity", ["input"], ["output"])], []
+    if name == "negate":
+        return [h.make_node("Neg", ["input"], ["output"])], []
     if name == "dtype_bool":
         return [h.make_node("Not", ["input"], ["output"])], []
     if name == "add":

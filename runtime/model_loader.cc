@@ -1,0 +1,104 @@
+#include "runtime/model_loader.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include <spdlog/spdlog.h>
+
+#include "core/process_memory.h"
+#include "runtime/model_config.h"
+#include "runtime/warmup.h"
+
+namespace polaris {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Runs the warm-up samples. A configured sample that fails fails the load
+// (as in Triton); Polaris's default zero request may be meaningless for a
+// model (a sample-rate input of 0) and only leaves a note.
+Status warm_up(Model& model, const inference::ModelConfig& config, const std::string& model_dir,
+               ModelMetadata& metadata_out) {
+  auto samples = warmup_samples(config, model.metadata(), model_dir);
+  if (!samples.ok()) return samples.status();
+  if (samples->empty()) {
+    metadata_out.extra_info["warmup"] = "skipped: input types are unknown until the first request";
+    return Status::Ok();
+  }
+  int runs = 0;
+  for (const WarmupSample& sample : *samples) {
+    for (uint32_t i = 0; i < sample.count; ++i) {
+      auto result = model.run(sample.inputs, {});
+      if (!result.ok()) {
+        if (sample.from_config)
+          return InvalidArgument("warm-up sample '" + sample.name + "' failed: " + result.status().message());
+        metadata_out.extra_info["warmup"] = "default zero request failed (model still served): " +
+                                            result.status().message();
+        return Status::Ok();
+      }
+      ++runs;
+    }
+  }
+  metadata_out.extra_info["warmup"] = "ok (" + std::to_string(runs) + " request" + (runs == 1 ? "" : "s") + ")";
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Backend*> backend_for_model(BackendRegistry& registry, const std::string& path,
+                                   const inference::ModelConfig& config) {
+  const std::string& override_name = !config.backend().empty() ? config.backend() : config.platform();
+  return registry.backend_for(path, override_name);
+}
+
+std::string memory_device_of(const std::string& provider) {
+  std::string lower = provider;
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  for (const char* gpu : {"cuda", "tensorrt", "migraphx", "rocm"}) {
+    if (lower.rfind(gpu, 0) != 0) continue;
+    const auto colon = lower.find(':');
+    return "gpu:" + (colon == std::string::npos ? std::string("0") : lower.substr(colon + 1));
+  }
+  return "cpu";
+}
+
+Result<LoadedInstance> load_model_instance(BackendRegistry& registry, const InstanceRequest& request) {
+  const auto start = Clock::now();
+  POLARIS_ASSIGN_OR_RETURN(Backend * backend, backend_for_model(registry, request.path, request.config));
+  LoadOptions options = request.options;
+  options.model_name = request.model_name;
+  for (const auto& [key, value] : request.config.parameters()) options.parameters[key] = value.string_value();
+
+  const uint64_t rss_before = process_rss_bytes();
+  const uint64_t heap_before = heap_in_use_bytes();
+  POLARIS_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, backend->load(request.path, options));
+  ModelMetadata metadata = model->metadata();
+  if (request.has_config) {
+    Status valid = validate_model_config(request.config, metadata);
+    if (!valid.ok()) return InvalidArgument("config.pbtxt of '" + request.model_name + "': " + valid.message());
+  }
+  LoadedInstance instance;
+  instance.config = complete_model_config(request.config, metadata);
+  if (request.warmup)
+    POLARIS_RETURN_IF_ERROR(warm_up(*model, instance.config, request.model_dir, metadata));
+  const uint64_t rss_after = process_rss_bytes();
+  const uint64_t heap_after = heap_in_use_bytes();
+
+  instance.device = memory_device_of(metadata.provider);
+  const auto grew = [](uint64_t before, uint64_t after) { return after > before ? after - before : uint64_t{0}; };
+  // The heap's growth is what the model holds, even when it reuses pages an
+  // unload freed (RSS growth is then near zero). Where the heap cannot be
+  // read, RSS growth (the engine's and ours) is the fallback.
+  const uint64_t held = heap_after > 0 ? grew(heap_before, heap_after)
+                                       : std::max(metadata.measured_memory_bytes, grew(rss_before, rss_after));
+  instance.measured_bytes = std::max(held, metadata.file_size_bytes);
+  metadata.measured_memory_bytes = instance.measured_bytes;
+  instance.load_duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+  if (auto it = metadata.extra_info.find("warmup"); it != metadata.extra_info.end())
+    spdlog::info("model '{}': warm-up {}", request.model_name, it->second);
+  instance.metadata = std::move(metadata);
+  instance.model = std::move(model);
+  return instance;
+}
+
+}  // namespace polaris

@@ -1,0 +1,59 @@
+// Loading one model version, start to ready: engine load, config check and
+// completion, warm-up, and the memory it took. No locks, no accounting:
+// ModelManager decides when and whether; this does the work.
+// Thread-safety: load_model_instance may run concurrently; the RSS-based
+// measurement is only exact when loads do not overlap (the manager
+// serialises them).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "backends/backend.h"
+#include "backends/registry.h"
+#include "core/status.h"
+#include "proto/model_config.pb.h"
+
+namespace polaris {
+
+struct InstanceRequest {
+  std::string model_name;
+  std::string path;       // the model file
+  std::string model_dir;  // <repo>/<model>, for warm-up data files
+  inference::ModelConfig config;
+  bool has_config = false;  // a config.pbtxt to validate against the model
+  LoadOptions options;      // defaults; the config's parameters are added
+  bool warmup = true;
+};
+
+struct LoadedInstance {
+  std::unique_ptr<Model> model;
+  // The engine's metadata plus what loading learned: the measured size and
+  // extra_info["warmup"].
+  ModelMetadata metadata;
+  inference::ModelConfig config;  // completed from the model's metadata
+  std::string device;             // "cpu", "gpu:N": where its memory lives
+  uint64_t measured_bytes = 0;
+  std::chrono::milliseconds load_duration{0};
+};
+
+// The engine module a model needs: the config's backend or platform, else
+// the file extension.
+Result<Backend*> backend_for_model(BackendRegistry& registry, const std::string& path,
+                                   const inference::ModelConfig& config);
+
+// The memory device a provider's allocations live on: CUDA, TensorRT,
+// MIGraphX and ROCm providers ("cuda:1") count on "gpu:N"; everything else,
+// including WebGPU and OpenCL on this project's CPU drivers, on "cpu".
+std::string memory_device_of(const std::string& provider);
+
+// Loads, validates, completes, warms up, measures. The measured size is the
+// C heap's growth over load and warm-up (heap_in_use_bytes; RSS growth where
+// the heap cannot be read), and at least the file size. The heap, not RSS:
+// RSS growth under-counts when the load reuses pages an unload freed, and
+// then depends on what was unloaded before.
+Result<LoadedInstance> load_model_instance(BackendRegistry& registry, const InstanceRequest& request);
+
+}  // namespace polaris

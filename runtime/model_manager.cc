@@ -1,0 +1,861 @@
+#include "runtime/model_manager.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/process_memory.h"
+#include "runtime/model_loader.h"
+#include "runtime/model_repository.h"
+
+namespace polaris {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr uint64_t kUnlimited = UINT64_MAX;
+constexpr auto kBackgroundTick = std::chrono::milliseconds(250);
+// How long a load waits for busy models to become evictable.
+constexpr auto kRoomWait = std::chrono::seconds(30);
+
+// Identifies a file's content cheaply: a replaced or rewritten file changes
+// at least one of these.
+struct FileSignature {
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  uint64_t inode = 0;
+  bool operator==(const FileSignature&) const = default;
+};
+
+FileSignature signature_of(const std::string& path) {
+  struct stat st {};
+  if (path.empty() || ::stat(path.c_str(), &st) != 0) return {};
+  return {static_cast<uint64_t>(st.st_size), st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec,
+          static_cast<uint64_t>(st.st_ino)};
+}
+
+std::string config_path(const std::string& dir) { return (fs::path(dir) / "config.pbtxt").string(); }
+
+}  // namespace
+
+// One loaded instance of a model version. Reloads create a new one while
+// the old one finishes its requests.
+struct LoadedModel {
+  std::string name;
+  int64_t version = 0;
+  std::string id;  // unique per load: the MemoryTracker key
+  std::unique_ptr<Model> model;
+  ModelMetadata metadata;
+  inference::ModelConfig config;
+  std::string device;
+  uint64_t bytes = 0;
+  std::shared_ptr<ModelStatistics> stats;
+  int in_flight = 0;  // guarded by the manager's mu_
+};
+
+struct ModelManager::Slot {
+  int64_t version = 0;
+  std::string path;
+  FileSignature file;
+  ModelState state = ModelState::kUnavailable;
+  std::string reason;
+  // A load error that requests do not retry (the file is broken); cleared
+  // when the file changes or on an explicit load. Budget errors are not
+  // kept: the model may fit later.
+  std::optional<Status> failure;
+  bool evicted = false;  // unloaded by the budget or keep-alive: autoload
+  std::shared_ptr<LoadedModel> current;
+  Clock::time_point last_used{};
+  std::optional<std::chrono::system_clock::time_point> last_used_wall;
+  std::shared_ptr<ModelStatistics> stats = std::make_shared<ModelStatistics>();
+  uint64_t predicted_bytes = 0;
+  uint64_t loads = 0;
+  uint64_t evictions = 0;
+  std::chrono::milliseconds last_load_duration{0};
+};
+
+struct ModelManager::Entry {
+  std::string name;
+  std::string dir;
+  bool from_repository = true;
+  bool has_config = false;
+  inference::ModelConfig config;
+  FileSignature config_file;
+  Status status;  // why the model cannot be served at all (broken config...)
+  ModelPolicy policy;
+  std::map<int64_t, Slot> versions;
+};
+
+struct ModelManager::Victim {
+  std::string name;
+  int64_t version = 0;
+  std::shared_ptr<LoadedModel> model;
+};
+
+// ---------------------------------------------------------------- names
+
+Result<ControlMode> parse_control_mode(std::string_view text) {
+  if (text == "none") return ControlMode::kNone;
+  if (text == "explicit") return ControlMode::kExplicit;
+  if (text == "poll") return ControlMode::kPoll;
+  if (text == "lazy") return ControlMode::kLazy;
+  return InvalidArgument("model control mode '" + std::string(text) + "' is not one of none, explicit, poll, lazy");
+}
+
+std::string_view to_string(ControlMode mode) {
+  switch (mode) {
+    case ControlMode::kNone: return "none";
+    case ControlMode::kExplicit: return "explicit";
+    case ControlMode::kPoll: return "poll";
+    case ControlMode::kLazy: return "lazy";
+  }
+  return "?";
+}
+
+std::string_view to_string(ModelState state) {
+  switch (state) {
+    case ModelState::kUnavailable: return "UNAVAILABLE";
+    case ModelState::kLoading: return "LOADING";
+    case ModelState::kReady: return "READY";
+    case ModelState::kUnloading: return "UNLOADING";
+  }
+  return "?";
+}
+
+uint64_t default_cpu_memory_limit() { return system_memory_bytes() / 4 * 3; }
+
+// ---------------------------------------------------------------- handle
+
+ModelHandle::ModelHandle(ModelManager* manager, std::shared_ptr<LoadedModel> model)
+    : manager_(manager), model_(std::move(model)) {}
+ModelHandle::ModelHandle(ModelHandle&& other) noexcept
+    : manager_(std::exchange(other.manager_, nullptr)), model_(std::move(other.model_)) {}
+ModelHandle& ModelHandle::operator=(ModelHandle&& other) noexcept {
+  if (this != &other) {
+    release();
+    manager_ = std::exchange(other.manager_, nullptr);
+    model_ = std::move(other.model_);
+  }
+  return *this;
+}
+ModelHandle::~ModelHandle() { release(); }
+
+void ModelHandle::release() {
+  if (manager_ != nullptr && model_) manager_->release_handle(model_);
+  manager_ = nullptr;
+  model_.reset();
+}
+
+const std::string& ModelHandle::name() const { return model_->name; }
+int64_t ModelHandle::version() const { return model_->version; }
+const ModelMetadata& ModelHandle::metadata() const { return model_->metadata; }
+const inference::ModelConfig& ModelHandle::config() const { return model_->config; }
+ModelStatistics& ModelHandle::statistics() const { return *model_->stats; }
+Model& ModelHandle::model() const { return *model_->model; }
+
+Result<NamedTensors> ModelHandle::run(const NamedTensors& inputs, const std::vector<std::string>& requested_outputs) {
+  const auto start = Clock::now();
+  auto result = model_->model->run(inputs, requested_outputs);
+  const auto elapsed = Clock::now() - start;
+  if (!result.ok()) {
+    model_->stats->record_failure(elapsed);
+    return result;
+  }
+  ExecutionTiming timing;
+  if (model_->config.max_batch_size() > 0 && !inputs.empty() && inputs.front().tensor.shape().rank() > 0)
+    timing.batch_size = static_cast<uint64_t>(std::max<int64_t>(inputs.front().tensor.shape()[0], 1));
+  timing.compute_infer = elapsed;
+  model_->stats->record_success(timing, elapsed);
+  return result;
+}
+
+void ModelManager::release_handle(std::shared_ptr<LoadedModel>& model) {
+  std::lock_guard lock(mu_);
+  if (Slot* slot = find_slot_locked(model->name, model->version)) {
+    slot->last_used = Clock::now();
+    slot->last_used_wall = std::chrono::system_clock::now();
+  }
+  --model->in_flight;
+  model.reset();  // never the last reference: an unloader holds one until in_flight is 0
+  changed_.notify_all();
+}
+
+// ---------------------------------------------------------------- life
+
+ModelManager::ModelManager(ManagerOptions options, BackendRegistry& registry)
+    : options_(std::move(options)), registry_(registry) {
+  if (options_.mmap_threshold > 0) set_mmap_threshold(options_.mmap_threshold);
+  tracker_.set_budget("cpu", default_cpu_memory_limit());
+  for (const auto& [device, bytes] : options_.memory_limits) tracker_.set_budget(device, bytes);
+}
+
+Result<std::unique_ptr<ModelManager>> ModelManager::create(ManagerOptions options, BackendRegistry& registry) {
+  std::unique_ptr<ModelManager> manager(new ModelManager(std::move(options), registry));
+  const ManagerOptions& o = manager->options_;
+  if (!o.repository.empty()) POLARIS_RETURN_IF_ERROR(manager->sync_repository(std::nullopt, false));
+  spdlog::info("model manager: mode {}, {} models listed, cpu budget {}{}", to_string(o.mode),
+               manager->entries_.size(), format_byte_size(manager->tracker_.budget("cpu")),
+               o.max_models ? fmt::format(", at most {} models", *o.max_models) : "");
+
+  std::vector<std::string> to_load;
+  if (o.mode == ControlMode::kNone || o.mode == ControlMode::kPoll) {
+    for (const auto& [name, entry] : manager->entries_) to_load.push_back(name);
+  } else if (o.mode == ControlMode::kExplicit) {
+    for (const std::string& name : o.startup_models) {
+      if (name != "*") {
+        to_load.push_back(name);
+        continue;
+      }
+      for (const auto& [listed, entry] : manager->entries_) to_load.push_back(listed);
+    }
+  }
+  for (const std::string& name : to_load) {
+    Status s = manager->load(name);
+    if (!s.ok()) spdlog::error("model '{}' did not load at start: {}", name, s.message());
+  }
+  manager->background_ = std::thread([m = manager.get()] { m->background_loop(); });
+  return manager;
+}
+
+ModelManager::~ModelManager() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  if (background_.joinable()) background_.join();
+  std::vector<std::pair<std::string, int64_t>> loaded;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [name, entry] : entries_)
+      for (const auto& [version, slot] : entry->versions) loaded.emplace_back(name, version);
+  }
+  for (const auto& [name, version] : loaded) (void)unload_version(name, version, "server stopping", false);
+}
+
+void ModelManager::background_loop() {
+  auto next_poll = Clock::now() + options_.poll_interval;
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    changed_.wait_for(lock, kBackgroundTick);
+    if (stopping_) break;
+    lock.unlock();
+    expire_idle_models();
+    if (options_.mode == ControlMode::kPoll && Clock::now() >= next_poll) {
+      Status s = poll_now();
+      if (!s.ok()) spdlog::error("repository poll failed: {}", s.message());
+      next_poll = Clock::now() + options_.poll_interval;
+    }
+    lock.lock();
+  }
+}
+
+// ---------------------------------------------------------------- lookup
+
+ModelManager::Entry* ModelManager::find_entry_locked(std::string_view name) {
+  auto it = entries_.find(name);
+  return it == entries_.end() ? nullptr : it->second.get();
+}
+
+ModelManager::Slot* ModelManager::find_slot_locked(std::string_view name, int64_t version) {
+  Entry* entry = find_entry_locked(name);
+  if (entry == nullptr) return nullptr;
+  auto it = entry->versions.find(version);
+  return it == entry->versions.end() ? nullptr : &it->second;
+}
+
+bool ModelManager::is_pinned(const Entry& entry) const {
+  return entry.policy.pinned || std::find(options_.pinned_models.begin(), options_.pinned_models.end(),
+                                          entry.name) != options_.pinned_models.end();
+}
+
+bool ModelManager::busy_locked() const {
+  for (const auto& [name, entry] : entries_)
+    for (const auto& [version, slot] : entry->versions)
+      if ((slot.current && slot.current->in_flight > 0) || slot.state == ModelState::kUnloading) return true;
+  return false;
+}
+
+uint64_t ModelManager::budget_locked(const std::string& device) const {
+  return tracker_.has_budget(device) ? tracker_.budget(device) : kUnlimited;
+}
+
+// ---------------------------------------------------------------- acquire
+
+Result<ModelHandle> ModelManager::acquire(std::string_view name, int64_t version) {
+  POLARIS_RETURN_IF_ERROR(validate_model_name(name));
+  std::unique_lock lock(mu_);
+  if (find_entry_locked(name) == nullptr && options_.mode == ControlMode::kLazy && !options_.repository.empty()) {
+    lock.unlock();  // a folder added since the last scan
+    POLARIS_RETURN_IF_ERROR(sync_repository(name, false));
+    lock.lock();
+  }
+  for (;;) {
+    Entry* entry = find_entry_locked(name);
+    if (entry == nullptr) return NotFound("unknown model '" + std::string(name) + "'");
+    if (!entry->status.ok())
+      return FailedPrecondition("model '" + entry->name + "' is not available: " + entry->status.message());
+    if (entry->versions.empty()) return FailedPrecondition("model '" + entry->name + "' has no version to serve");
+    // No version asked: the latest ready one, so a version that is still
+    // loading (poll mode) never stalls traffic the previous one can serve.
+    int64_t wanted = version;
+    if (wanted <= 0) {
+      wanted = entry->versions.rbegin()->first;
+      for (auto it = entry->versions.rbegin(); it != entry->versions.rend(); ++it)
+        if (it->second.state == ModelState::kReady) {
+          wanted = it->first;
+          break;
+        }
+    }
+    Slot* slot = find_slot_locked(name, wanted);
+    if (slot == nullptr)
+      return NotFound("model '" + entry->name + "' has no version " + std::to_string(wanted));
+
+    switch (slot->state) {
+      case ModelState::kReady: {
+        ++slot->current->in_flight;
+        slot->last_used = Clock::now();
+        slot->last_used_wall = std::chrono::system_clock::now();
+        return ModelHandle(this, slot->current);
+      }
+      case ModelState::kLoading:
+      case ModelState::kUnloading:
+        changed_.wait(lock);  // then look again: the slot may have changed or gone
+        continue;
+      case ModelState::kUnavailable:
+        break;
+    }
+    const std::string label = fmt::format("model '{}' version {}", entry->name, wanted);
+    if (slot->failure)  // the request is fine; the model is broken
+      return FailedPrecondition(label + " failed to load: " + slot->failure->message());
+    const bool may_autoload = options_.autoload && (options_.mode == ControlMode::kLazy || slot->evicted);
+    if (!may_autoload)
+      return Unavailable(label + " is not loaded" + (slot->reason.empty() ? "" : " (" + slot->reason + ")"));
+    lock.unlock();
+    Status loaded = load_version(entry->name, wanted, false);
+    // Budget errors go back as they are; a broken model is reported from
+    // its slot on the next turn, the same way for every request.
+    if (loaded.code() == StatusCode::kResourceExhausted || loaded.code() == StatusCode::kUnavailable) return loaded;
+    lock.lock();
+  }
+}
+
+// ---------------------------------------------------------------- load
+
+Status ModelManager::load(std::string_view name) {
+  POLARIS_RETURN_IF_ERROR(validate_model_name(name));
+  {
+    std::lock_guard lock(mu_);
+    Entry* entry = find_entry_locked(name);
+    if (entry != nullptr && !entry->from_repository) {
+      // Added by path: nothing to re-read, just make sure it is loaded.
+      for (auto& [version, slot] : entry->versions) slot.failure.reset();
+    }
+  }
+  if (!options_.repository.empty()) POLARIS_RETURN_IF_ERROR(sync_repository(name, true));
+  return load_all_versions(std::string(name));
+}
+
+Status ModelManager::load_all_versions(const std::string& name) {
+  std::vector<int64_t> versions;
+  {
+    std::lock_guard lock(mu_);
+    Entry* entry = find_entry_locked(name);
+    if (entry == nullptr) return NotFound("unknown model '" + name + "'");
+    if (!entry->status.ok()) return FailedPrecondition("model '" + name + "' cannot load: " + entry->status.message());
+    for (auto& [version, slot] : entry->versions) versions.push_back(version);
+  }
+  Status first_error;
+  for (int64_t version : versions) {
+    Status s = load_version(name, version, false);
+    if (!s.ok() && first_error.ok()) first_error = s;
+  }
+  return first_error;
+}
+
+Result<std::vector<ModelManager::Victim>> ModelManager::plan_room_locked(const std::string& device, uint64_t bytes,
+                                                                          const std::string& name,
+                                                                          const LoadedModel* keep,
+                                                                          bool count_new_model) {
+  std::vector<ResidentModel> resident;
+  std::map<std::string, std::pair<std::string, int64_t>> slot_of;
+  for (const auto& [entry_name, entry] : entries_) {
+    const bool pinned = is_pinned(*entry);
+    for (const auto& [version, slot] : entry->versions) {
+      if (!slot.current) continue;
+      // Busy or changing slots are never candidates; they still count.
+      const bool movable = slot.state == ModelState::kReady && slot.current.get() != keep;
+      resident.push_back({slot.current->id, slot.current->device, slot.current->bytes, pinned || !movable,
+                          slot.current->in_flight, slot.last_used});
+      slot_of[slot.current->id] = {entry_name, version};
+    }
+  }
+  auto plan =
+      plan_eviction(resident, device, budget_locked(device), bytes, count_new_model ? options_.max_models : std::nullopt,
+                    name);
+  if (!plan.ok()) return plan.status();
+  std::vector<Victim> victims;
+  for (const std::string& id : plan->victims) {
+    const auto& [victim_name, victim_version] = slot_of.at(id);
+    Slot* slot = find_slot_locked(victim_name, victim_version);
+    slot->state = ModelState::kUnloading;  // no new requests; it was idle
+    victims.push_back({victim_name, victim_version, slot->current});
+  }
+  if (!victims.empty()) changed_.notify_all();
+  return victims;
+}
+
+void ModelManager::evict(std::vector<Victim> victims, const std::string& reason) {
+  if (victims.empty()) return;
+  const bool keep_alive = reason.rfind("idle", 0) == 0;
+  std::vector<std::string> ids;
+  {
+    std::lock_guard lock(mu_);
+    for (const Victim& v : victims) {
+      ids.push_back(v.model->id);
+      if (Slot* slot = find_slot_locked(v.name, v.version)) slot->current.reset();
+    }
+  }
+  for (Victim& v : victims) {
+    spdlog::info("unloading model '{}' version {} ({}): {}", v.name, v.version, format_byte_size(v.model->bytes),
+                 reason);
+    v.model.reset();  // the last reference: the engine frees the model here
+  }
+  release_free_memory();
+  std::lock_guard lock(mu_);
+  for (std::size_t i = 0; i < victims.size(); ++i) {
+    tracker_.release(ids[i]);
+    if (Slot* slot = find_slot_locked(victims[i].name, victims[i].version)) {
+      slot->state = ModelState::kUnavailable;
+      slot->reason = reason;
+      slot->evicted = true;
+      ++slot->evictions;
+    }
+    ++(keep_alive ? counters_.keep_alive_unloads : counters_.evictions);
+  }
+  changed_.notify_all();
+}
+
+Status ModelManager::load_version(const std::string& name, int64_t version, bool reload) {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    Slot* slot = find_slot_locked(name, version);
+    if (slot == nullptr) return NotFound(fmt::format("model '{}' has no version {}", name, version));
+    if (slot->state == ModelState::kLoading || slot->state == ModelState::kUnloading) {
+      changed_.wait(lock);  // someone else is at work: share the outcome
+      continue;
+    }
+    if (slot->state == ModelState::kReady && !reload) return Status::Ok();
+    if (slot->state != ModelState::kReady) reload = false;  // nothing to keep serving
+    break;
+  }
+  Entry* entry = find_entry_locked(name);
+  Slot* slot = find_slot_locked(name, version);
+  if (!reload) {
+    slot->state = ModelState::kLoading;
+    slot->reason.clear();
+    changed_.notify_all();
+  }
+  InstanceRequest request{name,           slot->path,        entry->dir, entry->config, entry->has_config,
+                          options_.load_defaults, options_.warmup};
+  const std::string label = fmt::format("model '{}' version {}", name, version);
+  lock.unlock();
+
+  std::lock_guard load_lock(load_mu_);
+  lock.lock();
+  const std::string id = fmt::format("{}:{}#{}", name, version, next_instance_id_++);
+  std::shared_ptr<LoadedModel> previous = reload ? find_slot_locked(name, version)->current : nullptr;
+
+  // Ends the load with `error`: the slot reports it; non-budget errors stick
+  // until the file changes or someone loads explicitly.
+  auto fail = [&](Status error) {
+    tracker_.release(id);
+    ++counters_.load_failures;
+    if (Slot* s = find_slot_locked(name, version)) {
+      if (reload) {
+        s->reason = "reload failed, the previous file keeps serving: " + error.message();
+      } else {
+        s->state = ModelState::kUnavailable;
+        s->reason = error.message();
+        if (error.code() != StatusCode::kResourceExhausted && error.code() != StatusCode::kUnavailable)
+          s->failure = error;
+      }
+    }
+    changed_.notify_all();
+    spdlog::error("{} failed to load: {}", label, error.message());
+    return error;
+  };
+
+  lock.unlock();
+  auto backend = backend_for_model(registry_, request.path, request.config);
+  lock.lock();
+  if (!backend.ok()) return fail(backend.status());
+  std::error_code ec;
+  const uint64_t predicted = (*backend)->predict_memory_bytes(fs::file_size(request.path, ec));
+  if (ec) return fail(NotFound("model file " + request.path + " cannot be read: " + ec.message()));
+  find_slot_locked(name, version)->predicted_bytes = predicted;
+
+  // Room for the prediction (on the CPU until the provider is known).
+  auto victims = plan_room_locked("cpu", predicted, name, previous.get(), !reload);
+  // Room held by requests in flight frees up when they finish: wait for it
+  // rather than fail the request that needs this model.
+  const auto give_up = Clock::now() + kRoomWait;
+  while (!victims.ok() && victims.status().code() == StatusCode::kResourceExhausted && busy_locked() &&
+         Clock::now() < give_up) {
+    changed_.wait_for(lock, 100ms);
+    victims = plan_room_locked("cpu", predicted, name, previous.get(), !reload);
+  }
+  if (!victims.ok()) return fail(victims.status());
+  lock.unlock();
+  evict(std::move(*victims), "evicted (least recently used) to make room for '" + name + "'");
+  lock.lock();
+  if (!tracker_.has_budget("cpu")) tracker_.set_budget("cpu", kUnlimited);
+  if (Status s = tracker_.reserve(id, "cpu", predicted); !s.ok()) return fail(s);
+  lock.unlock();
+
+  spdlog::info("loading {} from {} (predicted {})", label, request.path, format_byte_size(predicted));
+  auto instance = load_model_instance(registry_, request);
+
+  lock.lock();
+  if (!instance.ok()) return fail(instance.status());
+  tracker_.release(id);
+  // The measurement replaces the prediction; evict more if it is larger.
+  auto more = plan_room_locked(instance->device, instance->measured_bytes, name, previous.get(), false);
+  if (!more.ok()) {
+    lock.unlock();
+    instance->model.reset();
+    release_free_memory();
+    lock.lock();
+    return fail(ResourceExhausted(fmt::format("{} measured {} after loading and was unloaded again: {}", label,
+                                              format_byte_size(instance->measured_bytes), more.status().message())));
+  }
+  if (!more->empty()) {
+    lock.unlock();
+    evict(std::move(*more), "evicted (least recently used): '" + name + "' needed more than predicted");
+    lock.lock();
+  }
+  if (!tracker_.has_budget(instance->device)) tracker_.set_budget(instance->device, kUnlimited);
+  if (Status s = tracker_.reserve(id, instance->device, instance->measured_bytes); !s.ok()) return fail(s);
+
+  Slot* done = find_slot_locked(name, version);
+  if (done == nullptr) {  // removed from the repository meanwhile
+    tracker_.release(id);
+    lock.unlock();
+    instance->model.reset();
+    return NotFound(label + " was removed while loading");
+  }
+  auto loaded = std::make_shared<LoadedModel>();
+  loaded->name = name;
+  loaded->version = version;
+  loaded->id = id;
+  loaded->model = std::move(instance->model);
+  loaded->metadata = std::move(instance->metadata);
+  loaded->config = std::move(instance->config);
+  loaded->device = instance->device;
+  loaded->bytes = instance->measured_bytes;
+  loaded->stats = done->stats;
+  done->current = loaded;
+  done->state = ModelState::kReady;
+  done->evicted = false;
+  done->failure.reset();
+  done->reason.clear();
+  done->last_used = Clock::now();  // just loaded: not the first to go
+  done->last_load_duration = instance->load_duration;
+  ++done->loads;
+  ++(reload ? counters_.reloads : counters_.loads);
+  changed_.notify_all();
+  spdlog::info("{} {} in {} ms: {} on {}, provider {}", label, reload ? "reloaded" : "ready",
+               instance->load_duration.count(), format_byte_size(loaded->bytes), loaded->device,
+               loaded->metadata.provider);
+  if (previous) {
+    // The previous file's instance finishes its requests, then goes.
+    changed_.wait(lock, [&] { return previous->in_flight == 0; });
+    tracker_.release(previous->id);
+    lock.unlock();
+    previous.reset();
+    release_free_memory();
+  }
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------- unload
+
+Status ModelManager::unload(std::string_view name) {
+  POLARIS_RETURN_IF_ERROR(validate_model_name(name));
+  return unload_all_versions(std::string(name), "unloaded by request");
+}
+
+Status ModelManager::unload_all_versions(const std::string& name, const std::string& reason) {
+  std::vector<int64_t> versions;
+  {
+    std::lock_guard lock(mu_);
+    Entry* entry = find_entry_locked(name);
+    if (entry == nullptr) return NotFound("unknown model '" + name + "'");
+    for (auto& [version, slot] : entry->versions) versions.push_back(version);
+  }
+  for (int64_t version : versions) POLARIS_RETURN_IF_ERROR(unload_version(name, version, reason, false));
+  return Status::Ok();
+}
+
+Status ModelManager::unload_version(const std::string& name, int64_t version, const std::string& reason,
+                                    bool evicted) {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    Slot* slot = find_slot_locked(name, version);
+    if (slot == nullptr) return NotFound(fmt::format("model '{}' has no version {}", name, version));
+    if (slot->state == ModelState::kLoading || slot->state == ModelState::kUnloading) {
+      changed_.wait(lock);
+      continue;
+    }
+    if (slot->state == ModelState::kUnavailable) return Status::Ok();
+    break;
+  }
+  Slot* slot = find_slot_locked(name, version);
+  slot->state = ModelState::kUnloading;
+  changed_.notify_all();
+  std::shared_ptr<LoadedModel> model = slot->current;
+  changed_.wait(lock, [&] { return model->in_flight == 0; });  // requests in flight finish first
+  const std::string id = model->id;
+  find_slot_locked(name, version)->current.reset();
+  lock.unlock();
+  spdlog::info("unloading model '{}' version {}: {}", name, version, reason);
+  model.reset();  // the last reference: the engine frees the model here
+  release_free_memory();
+  lock.lock();
+  tracker_.release(id);
+  if (Slot* s = find_slot_locked(name, version)) {
+    s->state = ModelState::kUnavailable;
+    s->reason = reason;
+    s->evicted = evicted;
+  }
+  ++counters_.unloads;
+  changed_.notify_all();
+  return Status::Ok();
+}
+
+void ModelManager::expire_idle_models() {
+  std::vector<Victim> victims;
+  {
+    std::lock_guard lock(mu_);
+    const auto now = Clock::now();
+    for (const auto& [name, entry] : entries_) {
+      if (entry->policy.keep_alive.count() <= 0 || is_pinned(*entry)) continue;
+      for (auto& [version, slot] : entry->versions) {
+        if (slot.state != ModelState::kReady || slot.current->in_flight > 0 ||
+            now - slot.last_used < entry->policy.keep_alive)
+          continue;
+        slot.state = ModelState::kUnloading;
+        victims.push_back({name, version, slot.current});
+      }
+    }
+    if (!victims.empty()) changed_.notify_all();
+  }
+  evict(std::move(victims), "idle for longer than its keep_alive");
+}
+
+// ---------------------------------------------------------------- added models
+
+Status ModelManager::add_model(const std::string& name, const std::string& path, inference::ModelConfig config) {
+  POLARIS_RETURN_IF_ERROR(validate_model_name(name));
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return NotFound("model file '" + path + "' does not exist");
+  {
+    std::lock_guard lock(mu_);
+    if (find_entry_locked(name) != nullptr)
+      return Status(StatusCode::kAlreadyExists, "a model named '" + name + "' is already listed");
+    auto entry = std::make_unique<Entry>();
+    entry->name = name;
+    entry->dir = fs::path(path).parent_path().string();
+    entry->from_repository = false;
+    entry->has_config = config.ByteSizeLong() > 0;
+    auto policy = model_policy(config, options_.default_policy);
+    if (!policy.ok()) return policy.status();
+    entry->policy = *policy;
+    entry->config = std::move(config);
+    Slot& slot = entry->versions[1];
+    slot.version = 1;
+    slot.path = path;
+    slot.file = signature_of(path);
+    entries_[name] = std::move(entry);
+  }
+  Status loaded = load_version(name, 1, false);
+  if (!loaded.ok()) {
+    std::lock_guard lock(mu_);
+    entries_.erase(name);  // a failed add leaves nothing behind
+  }
+  return loaded;
+}
+
+Status ModelManager::remove_model(std::string_view name) {
+  POLARIS_RETURN_IF_ERROR(unload(name));
+  std::lock_guard lock(mu_);
+  Entry* entry = find_entry_locked(name);
+  if (entry != nullptr && !entry->from_repository) entries_.erase(entries_.find(name));
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------- repository
+
+Status ModelManager::poll_now() { return sync_repository(std::nullopt, true); }
+
+Status ModelManager::sync_repository(std::optional<std::string_view> only_model, bool load_changes) {
+  if (options_.repository.empty()) return Status::Ok();
+  POLARIS_ASSIGN_OR_RETURN(std::vector<RepositoryModel> scanned, scan_repository(options_.repository));
+  if (only_model) {
+    POLARIS_RETURN_IF_ERROR(validate_model_name(*only_model));
+    std::erase_if(scanned, [&](const RepositoryModel& m) { return m.name != *only_model; });
+  }
+  std::vector<std::pair<std::string, int64_t>> to_load, to_reload, to_remove;
+  {
+    std::lock_guard lock(mu_);
+    for (const RepositoryModel& m : scanned) {
+      Entry* entry = find_entry_locked(m.name);
+      if (entry != nullptr && !entry->from_repository) continue;  // a model added by path keeps its name
+      const bool is_new = entry == nullptr;
+      if (is_new) {
+        auto fresh = std::make_unique<Entry>();
+        fresh->name = m.name;
+        entry = fresh.get();
+        entries_[m.name] = std::move(fresh);
+      }
+      const FileSignature config_file = signature_of(m.has_config ? config_path(m.dir) : "");
+      const bool config_changed = !is_new && (config_file != entry->config_file || m.has_config != entry->has_config);
+      entry->dir = m.dir;
+      entry->has_config = m.has_config;
+      entry->config = m.config;
+      entry->config_file = config_file;
+      entry->status = m.status;
+      if (auto policy = model_policy(m.config, options_.default_policy); policy.ok())
+        entry->policy = *policy;
+      else if (entry->status.ok())
+        entry->status = policy.status();
+
+      for (auto& [version, slot] : entry->versions) {
+        const bool kept = std::any_of(m.versions.begin(), m.versions.end(),
+                                      [&](const ModelVersionFile& f) { return f.version == version; });
+        if (!kept) to_remove.emplace_back(m.name, version);
+      }
+      for (const ModelVersionFile& file : m.versions) {
+        auto [it, added] = entry->versions.try_emplace(file.version);
+        Slot& slot = it->second;
+        const FileSignature signature = signature_of(file.path);
+        const bool changed = !added && (signature != slot.file || file.path != slot.path || config_changed);
+        // A loaded version keeps its old signature until it is reloaded, so
+        // a listing refresh never hides a change from a later load.
+        if (changed && !load_changes && slot.state != ModelState::kUnavailable) continue;
+        slot.version = file.version;
+        slot.path = file.path;
+        slot.file = signature;
+        if (changed) slot.failure.reset();  // a fixed file deserves a new try
+        if (!load_changes) continue;
+        if (added || (slot.state == ModelState::kUnavailable && changed))
+          to_load.emplace_back(m.name, file.version);
+        else if (changed && slot.state != ModelState::kUnavailable)
+          to_reload.emplace_back(m.name, file.version);
+      }
+    }
+    if (!only_model || scanned.empty()) {
+      for (const auto& [name, entry] : entries_) {
+        if (!entry->from_repository || (only_model && name != *only_model)) continue;
+        const bool still_there = std::any_of(scanned.begin(), scanned.end(),
+                                             [&](const RepositoryModel& m) { return m.name == name; });
+        if (!still_there)
+          for (const auto& [version, slot] : entry->versions) to_remove.emplace_back(name, version);
+        if (!still_there && entry->versions.empty()) to_remove.emplace_back(name, 0);
+      }
+    }
+  }
+
+  // New and changed versions first, so traffic moves to them before the
+  // removed ones go.
+  for (const auto& [name, version] : to_load) (void)load_version(name, version, false);
+  for (const auto& [name, version] : to_reload) (void)load_version(name, version, true);
+  for (const auto& [name, version] : to_remove) {
+    if (version != 0) (void)unload_version(name, version, "removed from the repository", false);
+    std::lock_guard lock(mu_);
+    Entry* entry = find_entry_locked(name);
+    if (entry == nullptr) continue;
+    auto slot = entry->versions.find(version);
+    if (slot != entry->versions.end() && slot->second.state == ModelState::kUnavailable) entry->versions.erase(slot);
+    const bool listed = std::any_of(scanned.begin(), scanned.end(), [&](const auto& m) { return m.name == name; });
+    if (!listed && entry->versions.empty()) entries_.erase(entries_.find(name));
+    spdlog::info("model '{}' version {} removed from the repository", name, version);
+  }
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------- reports
+
+std::vector<ModelVersionStatus> ModelManager::index() {
+  if (options_.mode == ControlMode::kLazy) {
+    Status s = sync_repository(std::nullopt, false);
+    if (!s.ok()) spdlog::warn("repository scan failed: {}", s.message());
+  }
+  std::lock_guard lock(mu_);
+  std::vector<ModelVersionStatus> rows;
+  for (const auto& [name, entry] : entries_) {
+    if (!entry->status.ok() || entry->versions.empty()) {
+      ModelVersionStatus row;
+      row.name = name;
+      row.reason = entry->status.ok() ? "no version to serve" : entry->status.message();
+      rows.push_back(std::move(row));
+      continue;
+    }
+    for (const auto& [version, slot] : entry->versions) {
+      ModelVersionStatus row;
+      row.name = name;
+      row.version = version;
+      row.state = slot.state;
+      row.reason = slot.reason;
+      row.path = slot.path;
+      row.pinned = is_pinned(*entry);
+      row.predicted_bytes = slot.predicted_bytes;
+      row.last_used = slot.last_used_wall;
+      row.last_load_duration = slot.last_load_duration;
+      row.loads = slot.loads;
+      row.evictions = slot.evictions;
+      if (slot.current) {
+        row.provider = slot.current->metadata.provider;
+        row.device = slot.current->device;
+        row.resident_bytes = slot.current->bytes;
+        row.in_flight = slot.current->in_flight;
+      }
+      rows.push_back(std::move(row));
+    }
+  }
+  return rows;
+}
+
+std::vector<DeviceMemory> ModelManager::memory() const {
+  std::lock_guard lock(mu_);
+  std::vector<DeviceMemory> devices;
+  for (const std::string& device : tracker_.devices())
+    devices.push_back({device, budget_locked(device), tracker_.used(device)});
+  return devices;
+}
+
+ManagerCounters ModelManager::counters() const {
+  std::lock_guard lock(mu_);
+  return counters_;
+}
+
+Result<std::vector<ModelManager::VersionStatistics>> ModelManager::statistics(std::string_view name) const {
+  std::lock_guard lock(mu_);
+  if (!name.empty() && entries_.find(name) == entries_.end())
+    return NotFound("unknown model '" + std::string(name) + "'");
+  std::vector<VersionStatistics> out;
+  for (const auto& [entry_name, entry] : entries_) {
+    if (!name.empty() && entry_name != name) continue;
+    for (const auto& [version, slot] : entry->versions) out.push_back({entry_name, version, slot.stats->snapshot()});
+  }
+  return out;
+}
+
+}  // namespace polaris

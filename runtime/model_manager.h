@@ -1,0 +1,240 @@
+// ModelManager: which models are loaded, when they load and unload, and the
+// memory they hold. The seed's MultiModelServer core, shared by the CLI,
+// the network server and the C++ facade (multi_model_server.h).
+//
+// Models come from a Triton-layout repository (model_repository.h) and/or
+// are added by path. Each model version is a slot with a state
+// (UNAVAILABLE, LOADING, READY, UNLOADING, Triton's names). Requests hold a
+// ModelHandle; while any handle is alive the model is never unloaded:
+// unload and eviction wait for in-flight requests, and requests arriving
+// during a load or unload wait for its outcome instead of failing.
+//
+// Control modes (Triton's, plus Polaris's default `lazy`):
+//   none      load every model at start;
+//   explicit  load/unload only when asked (API, CLI, --load-model);
+//   poll      like none, then re-scan every poll interval: load new models
+//             and versions, unload removed ones, reload changed files while
+//             the old instance keeps serving;
+//   lazy      list every model, load each on its first request.
+// In every mode a model evicted by the memory budget or its keep-alive is
+// reloaded on its next request (unless autoload is off: then 503).
+//
+// Memory: a budget per device (MemoryTracker). Before a load the backend's
+// prediction is reserved, evicting idle unpinned models least recently used
+// first (plan_eviction); after it the measurement replaces the prediction,
+// and a model that turns out not to fit is unloaded again with both
+// numbers. Loads run one at a time so the RSS measurement is the model's.
+//
+// Thread-safety: every public method is thread-safe.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "backends/backend.h"
+#include "backends/registry.h"
+#include "core/status.h"
+#include "proto/model_config.pb.h"
+#include "runtime/memory_budget.h"
+#include "runtime/model_policy.h"
+#include "runtime/model_statistics.h"
+
+namespace polaris {
+
+enum class ControlMode { kNone, kExplicit, kPoll, kLazy };
+Result<ControlMode> parse_control_mode(std::string_view text);  // "none" "explicit" "poll" "lazy"
+std::string_view to_string(ControlMode mode);
+
+enum class ModelState { kUnavailable, kLoading, kReady, kUnloading };
+std::string_view to_string(ModelState state);  // "UNAVAILABLE", ...
+
+// The default CPU budget: 75% of the memory this process may use (machine
+// or cgroup limit), leaving the rest to the OS, the server and requests.
+uint64_t default_cpu_memory_limit();
+
+struct ManagerOptions {
+  std::string repository;  // empty: only models added by path
+  ControlMode mode = ControlMode::kLazy;
+  std::vector<std::string> startup_models;  // explicit mode: loaded at start; "*" = all
+  // Budget per memory device ("cpu", "gpu:0"); cpu defaults to
+  // default_cpu_memory_limit(); a device without a budget is not limited.
+  std::map<std::string, uint64_t> memory_limits;
+  std::optional<std::size_t> max_models;  // resident model versions at most
+  ModelPolicy default_policy;             // keep-alive and pinning for every model
+  std::vector<std::string> pinned_models;  // pinned whatever their config says
+  bool autoload = true;  // false: requests for an unloaded model get 503
+  std::chrono::milliseconds poll_interval{15000};
+  bool warmup = true;
+  LoadOptions load_defaults;  // providers and optimisation level
+  // Allocations of at least this size get their own mmap, so an unload
+  // gives them back to the kernel (set_mmap_threshold; process-wide);
+  // 0 leaves the C library's default.
+  std::size_t mmap_threshold = std::size_t{1} << 20;
+};
+
+// One row of the repository index.
+struct ModelVersionStatus {
+  std::string name;
+  int64_t version = 0;  // 0: the model has no usable version (see reason)
+  ModelState state = ModelState::kUnavailable;
+  std::string reason;  // why not ready: a load error, "evicted ...", ...
+  std::string path;
+  std::string provider;
+  std::string device;
+  uint64_t resident_bytes = 0;   // measured, while loaded
+  uint64_t predicted_bytes = 0;  // the backend's estimate before the last load
+  bool pinned = false;
+  int in_flight = 0;
+  std::optional<std::chrono::system_clock::time_point> last_used;
+  std::chrono::milliseconds last_load_duration{0};
+  uint64_t loads = 0;
+  uint64_t evictions = 0;
+};
+
+struct DeviceMemory {
+  std::string device;
+  uint64_t budget = 0;  // UINT64_MAX: unlimited
+  uint64_t used = 0;    // accounted (measured sizes of resident models)
+};
+
+struct ManagerCounters {
+  uint64_t loads = 0;
+  uint64_t load_failures = 0;
+  uint64_t unloads = 0;
+  uint64_t evictions = 0;         // for memory or the model count
+  uint64_t keep_alive_unloads = 0;
+  uint64_t reloads = 0;           // poll mode: changed files
+};
+
+class ModelManager;
+struct LoadedModel;
+
+// A request's hold on one loaded model version. While it lives the model
+// stays loaded. Move-only; cheap.
+class ModelHandle {
+ public:
+  ModelHandle() = default;
+  ModelHandle(ModelHandle&& other) noexcept;
+  ModelHandle& operator=(ModelHandle&& other) noexcept;
+  ~ModelHandle();
+
+  const std::string& name() const;
+  int64_t version() const;
+  const ModelMetadata& metadata() const;
+  const inference::ModelConfig& config() const;  // completed
+  // Runs one request on the engine and records it in the statistics.
+  Result<NamedTensors> run(const NamedTensors& inputs, const std::vector<std::string>& requested_outputs = {});
+  ModelStatistics& statistics() const;
+  Model& model() const;  // the engine model, for schedulers
+
+ private:
+  friend class ModelManager;
+  ModelHandle(ModelManager* manager, std::shared_ptr<LoadedModel> model);
+  void release();
+  ModelManager* manager_ = nullptr;
+  std::shared_ptr<LoadedModel> model_;
+};
+
+class ModelManager {
+ public:
+  // Scans the repository (if any), starts the background thread (keep-alive
+  // and polling) and loads what the mode loads at start. Load failures are
+  // logged and listed in the index; only an unreadable repository fails.
+  static Result<std::unique_ptr<ModelManager>> create(ManagerOptions options, BackendRegistry& registry);
+  ~ModelManager();  // stops the thread, waits for requests, unloads all
+  ModelManager(const ModelManager&) = delete;
+  ModelManager& operator=(const ModelManager&) = delete;
+
+  // A hold on `name` (version 0: the latest), loading it first if the mode
+  // allows. NotFound for unknown models/versions; Unavailable when not loaded
+  // and not loadable now; the load's error when a load fails.
+  Result<ModelHandle> acquire(std::string_view name, int64_t version = 0);
+
+  // Loads every version of a model (re-reading it from the repository;
+  // changed files are reloaded). Allowed in every mode.
+  Status load(std::string_view name);
+  // Unloads every version, waiting for in-flight requests. The model stays
+  // listed; in lazy mode its next request loads it again.
+  Status unload(std::string_view name);
+  // Adds a model file outside the repository as version 1 and loads it.
+  // AlreadyExists when the name is taken.
+  Status add_model(const std::string& name, const std::string& path, inference::ModelConfig config = {});
+  // Unloads and forgets a model added by path (repository models: unload).
+  Status remove_model(std::string_view name);
+
+  // Every model and version, sorted by name then version. In lazy mode the
+  // repository is re-read first, so new folders appear.
+  std::vector<ModelVersionStatus> index();
+  // One repository synchronisation, as the poll thread does it.
+  Status poll_now();
+  std::vector<DeviceMemory> memory() const;
+  ManagerCounters counters() const;
+  // Statistics of the loaded or once-loaded versions of `name` (all models
+  // when empty), by version.
+  struct VersionStatistics {
+    std::string name;
+    int64_t version;
+    StatisticsSnapshot stats;
+  };
+  Result<std::vector<VersionStatistics>> statistics(std::string_view name = "") const;
+  const ManagerOptions& options() const { return options_; }
+  BackendRegistry& registry() { return registry_; }
+
+ private:
+  struct Slot;
+  struct Entry;
+  struct Victim;
+  friend class ModelHandle;
+
+  ModelManager(ManagerOptions options, BackendRegistry& registry);
+
+  // Repository synchronisation: `load_changes` loads new versions and
+  // reloads changed files (poll mode, explicit load); otherwise only the
+  // listing and the files of unloaded versions are refreshed (lazy).
+  Status sync_repository(std::optional<std::string_view> only_model, bool load_changes);
+  Status load_version(const std::string& name, int64_t version, bool reload);
+  Status unload_version(const std::string& name, int64_t version, const std::string& reason, bool evicted);
+  Status load_all_versions(const std::string& name);
+  Status unload_all_versions(const std::string& name, const std::string& reason);
+
+  // Under mu_: what must go so `bytes` fit on `device`; marks victims
+  // UNLOADING. `keep` is never chosen.
+  Result<std::vector<Victim>> plan_room_locked(const std::string& device, uint64_t bytes, const std::string& name,
+                                               const LoadedModel* keep, bool count_new_model);
+  // Not under mu_: destroys the victims (marked UNLOADING and idle), then
+  // accounts for them; they reload on their next request.
+  void evict(std::vector<Victim> victims, const std::string& reason);
+  void release_handle(std::shared_ptr<LoadedModel>& model);
+  void background_loop();
+  void expire_idle_models();
+  uint64_t budget_locked(const std::string& device) const;
+  bool busy_locked() const;  // a request or an unload in progress may free room
+  bool is_pinned(const Entry& entry) const;
+
+  Entry* find_entry_locked(std::string_view name);
+  Slot* find_slot_locked(std::string_view name, int64_t version);
+
+  const ManagerOptions options_;
+  BackendRegistry& registry_;
+
+  std::mutex load_mu_;  // held for a whole load: loads run one at a time (taken before mu_)
+  mutable std::mutex mu_;
+  std::condition_variable changed_;  // any slot state or in-flight count changed
+  std::map<std::string, std::unique_ptr<Entry>, std::less<>> entries_;  // guarded by mu_
+  MemoryTracker tracker_;                                               // guarded by mu_
+  ManagerCounters counters_;                                            // guarded by mu_
+  uint64_t next_instance_id_ = 1;                                       // guarded by mu_
+  bool stopping_ = false;                                               // guarded by mu_
+  std::thread background_;
+};
+
+}  // namespace polaris

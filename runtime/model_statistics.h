@@ -1,0 +1,65 @@
+// Per-model-version request statistics, in the shape of the KServe/Triton
+// statistics extension (docs/kserve-v2-protocol.md): counts and cumulative
+// nanoseconds for successes, failures, queueing and the three compute
+// phases, plus executions per batch size.
+//
+// A model version keeps one ModelStatistics across unloads and reloads, so
+// an eviction does not erase its history.
+// Thread-safety: all methods are thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace polaris {
+
+struct DurationStat {
+  uint64_t count = 0;
+  uint64_t ns = 0;
+  void add(std::chrono::nanoseconds d) {
+    ++count;
+    ns += static_cast<uint64_t>(d.count());
+  }
+};
+
+struct BatchStat {
+  DurationStat compute_input, compute_infer, compute_output;
+};
+
+struct StatisticsSnapshot {
+  uint64_t last_inference_ms = 0;  // Unix epoch milliseconds; 0: never
+  uint64_t inference_count = 0;    // requests' batch elements that succeeded
+  uint64_t execution_count = 0;    // engine executions
+  DurationStat success, fail, queue, compute_input, compute_infer, compute_output;
+  std::map<uint64_t, BatchStat> batch;  // by batch size
+};
+
+// Phases of one successful execution that served `requests` requests
+// with `batch_size` elements in all.
+struct ExecutionTiming {
+  uint64_t batch_size = 1;
+  uint64_t requests = 1;
+  std::chrono::nanoseconds queue{0}, compute_input{0}, compute_infer{0}, compute_output{0};
+};
+
+class ModelStatistics {
+ public:
+  void record_success(const ExecutionTiming& timing, std::chrono::nanoseconds request_total);
+  void record_failure(std::chrono::nanoseconds request_total);
+  StatisticsSnapshot snapshot() const;
+
+ private:
+  mutable std::mutex mu_;
+  StatisticsSnapshot stats_;  // guarded by mu_
+};
+
+// One entry of the extension's "model_stats" array.
+nlohmann::json statistics_to_json(const std::string& model_name, const std::string& version,
+                                  const StatisticsSnapshot& stats);
+
+}  // namespace polaris

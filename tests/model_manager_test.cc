@@ -1,0 +1,491 @@
+// The model manager with the real engines on real repositories: control
+// modes, LRU eviction under a budget, pinning, keep-alive, poll reloads,
+// broken models, concurrency, memory return, and the MultiModelServer facade.
+#include "runtime/model_manager.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "core/process_memory.h"
+#include "runtime/multi_model_server.h"
+#include "tests/support/manifest.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define POLARIS_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define POLARIS_ASAN 1
+#endif
+#endif
+
+namespace polaris {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using testing::models_dir;
+
+std::string model_file(const std::string& rel) { return models_dir() + "/" + rel; }
+
+NamedTensors four_floats(float base) {
+  return {{"input", Tensor::from_values<float>({1, 4}, {base, base + 1, base + 2, base + 3}).value()}};
+}
+
+class ModelManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(fs::exists(model_file("manifest.json"))) << "no generated models: run scripts/make-models";
+    root_ = fs::temp_directory_path() / ("polaris-manager-" + std::to_string(getpid()) + "-" +
+                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root_);
+    fs::create_directories(root_);
+    BackendConfig config;
+    config.threads.intra_op = 1;
+    registry_ = std::make_unique<BackendRegistry>(config, POLARIS_MODULE_DIR);
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  // <root>/<name>/<version>/<file name of rel>, copied (so files can change).
+  void add(const std::string& name, const std::string& rel, int version = 1) {
+    const fs::path dir = root_ / name / std::to_string(version);
+    fs::create_directories(dir);
+    fs::copy_file(model_file(rel), dir / ("model" + fs::path(rel).extension().string()),
+                  fs::copy_options::overwrite_existing);
+  }
+  void write(const std::string& rel, const std::string& text) {
+    fs::create_directories((root_ / rel).parent_path());
+    std::ofstream(root_ / rel) << text;
+  }
+  std::unique_ptr<ModelManager> make(ManagerOptions options) {
+    options.repository = root_.string();
+    auto manager = ModelManager::create(std::move(options), *registry_);
+    EXPECT_TRUE(manager.ok()) << manager.status().to_string();
+    return manager.ok() ? std::move(*manager) : nullptr;
+  }
+  static std::optional<ModelVersionStatus> row(const std::vector<ModelVersionStatus>& rows, const std::string& name,
+                                               int64_t version = 1) {
+    for (const auto& r : rows)
+      if (r.name == name && (r.version == version || r.version == 0)) return r;
+    return std::nullopt;
+  }
+  static ModelState state(ModelManager& m, const std::string& name) {
+    auto rows = m.index();
+    const auto r = row(rows, name);
+    return r ? r->state : ModelState::kUnavailable;
+  }
+  // Runs `name` on four floats; the output must be +x (identity) or -x (negate).
+  static Result<float> first_output(ModelManager& m, const std::string& name) {
+    POLARIS_ASSIGN_OR_RETURN(ModelHandle handle, m.acquire(name));
+    POLARIS_ASSIGN_OR_RETURN(NamedTensors out, handle.run(four_floats(5)));
+    POLARIS_ASSIGN_OR_RETURN(auto values, out.at(0).tensor.values<float>());
+    return values[0];
+  }
+
+  fs::path root_;
+  std::unique_ptr<BackendRegistry> registry_;
+};
+
+TEST_F(ModelManagerTest, LazyModeListsEverythingAndLoadsOnFirstRequest) {
+  add("identity", "tiny/identity.onnx");
+  add("add_pt", "tiny/add.pt");
+  auto m = make({});
+  ASSERT_TRUE(m);
+  EXPECT_EQ(state(*m, "identity"), ModelState::kUnavailable);
+  EXPECT_EQ(state(*m, "add_pt"), ModelState::kUnavailable);
+
+  auto out = first_output(*m, "identity");
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  EXPECT_EQ(*out, 5.0f);
+  auto rows = m->index();
+  const auto r = row(rows, "identity");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->state, ModelState::kReady);
+  EXPECT_EQ(r->provider, "CPUExecutionProvider");
+  EXPECT_EQ(r->device, "cpu");
+  EXPECT_GE(r->resident_bytes, fs::file_size(root_ / "identity/1/model.onnx"));
+  EXPECT_TRUE(r->last_used.has_value());
+  EXPECT_EQ(state(*m, "add_pt"), ModelState::kUnavailable);  // untouched: still not loaded
+
+  // A folder added after start is found by its first request.
+  add("late", "tiny/negate.onnx");
+  auto late = first_output(*m, "late");
+  ASSERT_TRUE(late.ok()) << late.status().to_string();
+  EXPECT_EQ(*late, -5.0f);
+
+  auto stats = m->statistics("identity");
+  ASSERT_TRUE(stats.ok());
+  ASSERT_EQ(stats->size(), 1u);
+  EXPECT_EQ(stats->at(0).stats.success.count, 1u);  // warm-up is not a request
+  EXPECT_EQ(stats->at(0).stats.inference_count, 1u);
+  EXPECT_EQ(m->acquire("missing").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(m->acquire("../etc").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(m->acquire("identity", 7).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(ModelManagerTest, ACorruptModelIsListedWithItsReasonAndTheOthersServe) {
+  add("good", "tiny/identity.onnx");
+  write("broken/1/model.onnx", "this is not an ONNX file");
+  write("badconfig/config.pbtxt", "max_batch_size: 2\nno_such_field: 1\n");
+  add("badconfig", "tiny/identity.onnx");
+  ManagerOptions options;
+  options.mode = ControlMode::kNone;
+  auto m = make(options);
+  ASSERT_TRUE(m);
+  auto rows = m->index();
+  ASSERT_TRUE(row(rows, "good"));
+  EXPECT_EQ(row(rows, "good")->state, ModelState::kReady);
+  const auto broken = row(rows, "broken");
+  ASSERT_TRUE(broken);
+  EXPECT_EQ(broken->state, ModelState::kUnavailable);
+  EXPECT_NE(broken->reason.find("ONNX Runtime cannot load"), std::string::npos) << broken->reason;
+  const auto badconfig = row(rows, "badconfig");
+  ASSERT_TRUE(badconfig);
+  EXPECT_NE(badconfig->reason.find("no_such_field"), std::string::npos) << badconfig->reason;
+
+  auto request = m->acquire("broken");
+  EXPECT_EQ(request.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(request.status().message().find("failed to load"), std::string::npos);
+  EXPECT_EQ(first_output(*m, "good").value(), 5.0f);
+  EXPECT_EQ(m->counters().load_failures, 1u);
+}
+
+TEST_F(ModelManagerTest, ConfigMismatchFailsTheLoadNamingTheTensor) {
+  add("identity", "tiny/identity.onnx");
+  write("identity/config.pbtxt", R"(max_batch_size: 4
+input { name: "input" data_type: TYPE_INT32 dims: [4] }
+output { name: "output" data_type: TYPE_FP32 dims: [4] })");
+  auto m = make({});
+  auto r = m->acquire("identity");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("input"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("TYPE_INT32"), std::string::npos) << r.status().message();
+}
+
+TEST_F(ModelManagerTest, ExplicitModeLoadsAndUnloadsOnlyWhenAsked) {
+  add("identity", "tiny/identity.onnx");
+  add("negate", "tiny/negate.onnx");
+  ManagerOptions options;
+  options.mode = ControlMode::kExplicit;
+  options.startup_models = {"negate"};
+  auto m = make(options);
+  EXPECT_EQ(state(*m, "negate"), ModelState::kReady);
+  EXPECT_EQ(m->acquire("identity").status().code(), StatusCode::kUnavailable);
+  ASSERT_TRUE(m->load("identity").ok());
+  EXPECT_EQ(first_output(*m, "identity").value(), 5.0f);
+  ASSERT_TRUE(m->unload("identity").ok());
+  EXPECT_EQ(state(*m, "identity"), ModelState::kUnavailable);
+  auto after = m->acquire("identity");
+  EXPECT_EQ(after.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(after.status().message().find("unloaded by request"), std::string::npos) << after.status().message();
+  EXPECT_EQ(m->load("nothere").code(), StatusCode::kNotFound);
+}
+
+TEST_F(ModelManagerTest, WithoutAutoloadAnUnloadedModelGets503) {
+  add("identity", "tiny/identity.onnx");
+  ManagerOptions options;
+  options.autoload = false;
+  auto m = make(options);
+  EXPECT_EQ(m->acquire("identity").status().code(), StatusCode::kUnavailable);
+}
+
+TEST_F(ModelManagerTest, ConcurrentFirstRequestsLoadOnce) {
+  add("mobilenet", "vision/mobilenetv2.onnx");
+  auto m = make({});
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 6; ++i)
+    threads.emplace_back([&] {
+      if (m->acquire("mobilenet").ok()) ++ok;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 6);
+  EXPECT_EQ(m->counters().loads, 1u);
+}
+
+TEST_F(ModelManagerTest, MaxModelsEvictsLeastRecentlyUsedAndNeverThePinned) {
+  for (const char* name : {"a", "b", "c"}) add(name, "tiny/identity.onnx");
+  ManagerOptions options;
+  options.max_models = 2;
+  auto m = make(options);
+  auto resident = [&] {
+    std::set<std::string> names;
+    for (const auto& r : m->index())
+      if (r.state == ModelState::kReady) names.insert(r.name);
+    return names;
+  };
+  ASSERT_TRUE(first_output(*m, "a").ok());
+  ASSERT_TRUE(first_output(*m, "b").ok());
+  ASSERT_TRUE(first_output(*m, "a").ok());  // b is now the least recently used
+  ASSERT_TRUE(first_output(*m, "c").ok());
+  EXPECT_EQ(resident(), (std::set<std::string>{"a", "c"}));
+  ASSERT_TRUE(first_output(*m, "b").ok());  // a is older than c
+  EXPECT_EQ(resident(), (std::set<std::string>{"b", "c"}));
+  const auto evicted = row(m->index(), "a");
+  ASSERT_TRUE(evicted);
+  EXPECT_NE(evicted->reason.find("least recently used"), std::string::npos) << evicted->reason;
+  EXPECT_EQ(m->counters().evictions, 2u);
+
+  // Pinned by config: requests alternating over the other two never move it.
+  write("a/config.pbtxt", R"(parameters { key: "polaris.pinned" value { string_value: "true" } })");
+  ASSERT_TRUE(m->load("a").ok());  // re-reads the config
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(first_output(*m, i % 2 ? "b" : "c").ok());
+    EXPECT_TRUE(resident().count("a")) << "pinned model evicted at step " << i;
+  }
+}
+
+TEST_F(ModelManagerTest, MemoryBudgetThatFitsTwoOfThreeEvictsInLruOrderAndIsNeverExceeded) {
+  for (const char* name : {"a", "b", "c"}) add(name, "vision/mobilenetv2.onnx");
+  // One model's measured size first, in a manager of its own; not the first
+  // load, which also pays for one-time engine set-up.
+  uint64_t one = 0;
+  {
+    auto probe = make({});
+    ASSERT_TRUE(probe->acquire("a").ok());
+    ASSERT_TRUE(probe->unload("a").ok());  // measured as the test will: loads after unloads
+    ASSERT_TRUE(probe->acquire("b").ok());
+    one = row(probe->index(), "b")->resident_bytes;
+  }
+  ASSERT_GT(one, 0u);
+  ManagerOptions options;
+  const uint64_t budget = one * 5 / 2;
+  options.memory_limits["cpu"] = budget;
+  auto m = make(options);
+  const uint64_t rss_base = process_rss_bytes();
+
+  std::vector<std::string> order;
+  const char* sequence[] = {"a", "b", "c", "a", "b", "c", "b", "a"};
+  for (const char* name : sequence) {
+    ASSERT_TRUE(m->acquire(name).ok()) << name;
+    order.push_back(name);
+    const auto cpu = m->memory().at(0);
+    ASSERT_EQ(cpu.device, "cpu");
+    EXPECT_LE(cpu.used, budget) << "after " << name;
+    std::set<std::string> expected;  // the two most recently used
+    for (auto it = order.rbegin(); it != order.rend() && expected.size() < 2; ++it) expected.insert(*it);
+    std::set<std::string> resident;
+    for (const auto& r : m->index())
+      if (r.state == ModelState::kReady) resident.insert(r.name);
+    EXPECT_EQ(resident, expected) << "after " << name << " (one model measures " << format_byte_size(one) << ")";
+#ifndef POLARIS_ASAN  // ASan's quarantine keeps freed memory resident on purpose
+    const uint64_t rss = process_rss_bytes();
+    EXPECT_LE(rss > rss_base ? rss - rss_base : 0, budget) << "RSS growth after " << name;
+#endif
+  }
+  EXPECT_GE(m->counters().evictions, 5u);
+
+  // A model that can never fit is refused with both numbers.
+  ManagerOptions tiny_budget;
+  tiny_budget.memory_limits["cpu"] = 1 << 20;
+  auto small = make(tiny_budget);
+  auto refused = small->acquire("a");
+  ASSERT_EQ(refused.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(refused.status().message().find("1.0 MiB"), std::string::npos) << refused.status().message();
+}
+
+TEST_F(ModelManagerTest, KeepAliveUnloadsIdleModelsAndTheNextRequestReloads) {
+  add("idle", "tiny/identity.onnx");
+  add("kept", "tiny/negate.onnx");
+  write("kept/config.pbtxt", R"(parameters { key: "polaris.keep_alive" value { string_value: "0" } })");
+  ManagerOptions options;
+  options.default_policy.keep_alive = 300ms;
+  auto m = make(options);
+  ASSERT_TRUE(first_output(*m, "idle").ok());
+  ASSERT_TRUE(first_output(*m, "kept").ok());
+  for (int i = 0; i < 40 && state(*m, "idle") != ModelState::kUnavailable; ++i) std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(state(*m, "idle"), ModelState::kUnavailable);
+  EXPECT_EQ(state(*m, "kept"), ModelState::kReady);  // its config says never
+  EXPECT_EQ(m->counters().keep_alive_unloads, 1u);
+  EXPECT_EQ(first_output(*m, "idle").value(), 5.0f);
+  EXPECT_EQ(m->counters().loads, 3u);
+}
+
+TEST_F(ModelManagerTest, PollModeServesReplacedNewAndRemovedVersionsWithoutFailingARequest) {
+  add("swap", "tiny/identity.onnx");
+  ManagerOptions options;
+  options.mode = ControlMode::kPoll;
+  options.poll_interval = 100ms;
+  auto m = make(options);
+  ASSERT_EQ(state(*m, "swap"), ModelState::kReady);
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0}, negatives{0}, requests{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 3; ++i)
+    clients.emplace_back([&] {
+      while (!stop) {
+        auto out = first_output(*m, "swap");
+        ++requests;
+        if (!out.ok()) {
+          ++failures;
+          ADD_FAILURE() << out.status().to_string();
+        } else if (*out < 0) {
+          ++negatives;
+        }
+      }
+    });
+  std::this_thread::sleep_for(200ms);
+  // Replace the file the way deployment tools do: write aside, rename over.
+  fs::copy_file(model_file("tiny/negate.onnx"), root_ / "swap/1/model.onnx.new");
+  fs::rename(root_ / "swap/1/model.onnx.new", root_ / "swap/1/model.onnx");
+  for (int i = 0; i < 100 && negatives == 0; ++i) std::this_thread::sleep_for(50ms);
+  EXPECT_GT(negatives.load(), 0) << "the replaced file never served";
+
+  // A new version appears: it is loaded and becomes the latest.
+  add("swap", "tiny/identity.onnx", 2);
+  for (int i = 0; i < 100 && !row(m->index(), "swap", 2); ++i) std::this_thread::sleep_for(50ms);
+  for (int i = 0; i < 100 && row(m->index(), "swap", 2)->state != ModelState::kReady; ++i)
+    std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(row(m->index(), "swap", 2)->state, ModelState::kReady);
+  EXPECT_EQ(first_output(*m, "swap").value(), 5.0f);  // version 2 is identity again
+  // The version removed: unloaded, requests move to version 1.
+  fs::remove_all(root_ / "swap/2");
+  for (int i = 0; i < 100 && row(m->index(), "swap", 2); ++i) std::this_thread::sleep_for(50ms);
+  std::this_thread::sleep_for(200ms);
+  stop = true;
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GT(requests.load(), 10);
+  EXPECT_EQ(m->counters().reloads, 1u);
+  auto rows = m->index();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].version, 1);
+  EXPECT_EQ(first_output(*m, "swap").value(), -5.0f);
+}
+
+TEST_F(ModelManagerTest, RequestsUnderLoadUnloadPollAndEvictionNeverFail) {
+  for (const char* name : {"a", "b", "c"}) add(name, "tiny/identity.onnx");
+  add("n", "tiny/negate.onnx");
+  ManagerOptions options;
+  options.max_models = 2;
+  auto m = make(options);
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0}, requests{0};
+  std::vector<std::thread> threads;
+  const std::vector<std::string> names{"a", "b", "c", "n"};
+  for (int i = 0; i < 4; ++i)
+    threads.emplace_back([&, i] {
+      std::mt19937 rng(i);
+      while (!stop) {
+        const std::string& name = names[rng() % names.size()];
+        auto out = first_output(*m, name);
+        ++requests;
+        if (!out.ok() || *out != (name == "n" ? -5.0f : 5.0f)) {
+          ++failures;
+          ADD_FAILURE() << name << ": " << (out.ok() ? std::to_string(*out) : out.status().to_string());
+        }
+      }
+    });
+  threads.emplace_back([&] {  // an operator unloading and loading
+    std::mt19937 rng(99);
+    while (!stop) {
+      const std::string& name = names[rng() % names.size()];
+      if (rng() % 2)
+        EXPECT_TRUE(m->unload(name).ok());
+      else
+        EXPECT_TRUE(m->load(name).ok());
+    }
+  });
+  threads.emplace_back([&] {
+    while (!stop) EXPECT_TRUE(m->poll_now().ok());
+  });
+  std::this_thread::sleep_for(3s);
+  stop = true;
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GT(requests.load(), 20);
+  std::size_t ready = 0;
+  for (const auto& r : m->index()) ready += r.state == ModelState::kReady;
+  EXPECT_LE(ready, 2u);
+}
+
+TEST_F(ModelManagerTest, WarmupFromConfigRunsAndABrokenSampleFailsTheLoad) {
+  add("warm", "tiny/identity.onnx");
+  write("warm/config.pbtxt", R"(max_batch_size: 4
+model_warmup { name: "zeros" batch_size: 2 count: 3 inputs { key: "input" value { data_type: TYPE_FP32 dims: [4] zero_data: true } } })");
+  add("cold", "tiny/identity.onnx");
+  write("cold/config.pbtxt", R"(max_batch_size: 4
+model_warmup { name: "wrong" batch_size: 1 inputs { key: "input" value { data_type: TYPE_FP32 dims: [5] zero_data: true } } })");
+  auto m = make({});
+  auto warm = m->acquire("warm");
+  ASSERT_TRUE(warm.ok()) << warm.status().to_string();
+  EXPECT_EQ(warm->metadata().extra_info.at("warmup"), "ok (3 requests)");
+  EXPECT_EQ(warm->config().max_batch_size(), 4);
+  auto cold = m->acquire("cold");
+  ASSERT_FALSE(cold.ok());
+  EXPECT_NE(cold.status().message().find("warm-up sample 'wrong' failed"), std::string::npos)
+      << cold.status().message();
+}
+
+TEST_F(ModelManagerTest, UnloadWaitsForTheRequestHoldingTheModel) {
+  add("held", "tiny/identity.onnx");
+  auto m = make({});
+  auto handle = m->acquire("held");
+  ASSERT_TRUE(handle.ok());
+  std::atomic<bool> unloaded{false};
+  std::thread unloader([&] {
+    EXPECT_TRUE(m->unload("held").ok());
+    unloaded = true;
+  });
+  std::this_thread::sleep_for(300ms);
+  EXPECT_FALSE(unloaded.load()) << "unload did not wait for the request";
+  EXPECT_TRUE(handle->run(four_floats(1)).ok());  // the held model still runs
+  *handle = ModelHandle();                        // the request ends
+  unloader.join();
+  EXPECT_TRUE(unloaded.load());
+  EXPECT_EQ(state(*m, "held"), ModelState::kUnavailable);
+}
+
+// 10 cycles here; bench/runtime runs the 100-cycle version.
+TEST_F(ModelManagerTest, ResNet50LoadUnloadCyclesGiveMemoryBack) {
+#ifdef POLARIS_ASAN
+  GTEST_SKIP() << "ASan's quarantine keeps freed memory resident by design";
+#endif
+  add("resnet50", "vision/resnet50.onnx");
+  ManagerOptions options;
+  options.mode = ControlMode::kExplicit;
+  auto m = make(options);
+  ASSERT_TRUE(m->load("resnet50").ok());
+  const uint64_t after_first_load = process_rss_bytes();
+  uint64_t last = 0;
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(m->unload("resnet50").ok());
+    ASSERT_TRUE(m->load("resnet50").ok());
+    last = process_rss_bytes();
+  }
+  EXPECT_LE(last, after_first_load * 105 / 100)
+      << "after first load " << format_byte_size(after_first_load) << ", after 10 cycles " << format_byte_size(last);
+}
+
+TEST_F(ModelManagerTest, MultiModelServerFacadeHasTheSeedsApi) {
+  MultiModelServer server(/*max_models=*/2, /*memory_limit_mb=*/6000);
+  EXPECT_EQ(server.max_models(), 2u);
+  EXPECT_EQ(server.memory_limit_mb(), 6000u);
+  ASSERT_TRUE(server.load_model("identity", model_file("tiny/identity.onnx")).ok());
+  ASSERT_TRUE(server.load_model("negate", model_file("tiny/negate.onnx")).ok());
+  ASSERT_TRUE(server.load_model("add_pt", model_file("tiny/add.pt")).ok());  // evicts identity
+  EXPECT_EQ(server.load_model("negate", model_file("tiny/negate.onnx")).code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(server.load_model("x", model_file("tiny/none.onnx")).code(), StatusCode::kNotFound);
+  EXPECT_EQ(server.list_models(), (std::vector<std::string>{"add_pt", "identity", "negate"}));
+
+  auto out = server.predict("identity", four_floats(2));  // reloads it
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  EXPECT_EQ(out->at(0).tensor.values<float>().value()[3], 5.0f);
+  auto metadata = server.model_metadata("add_pt");
+  ASSERT_TRUE(metadata.ok());
+  EXPECT_EQ(metadata->framework, "torchscript");
+  ASSERT_TRUE(server.unload_model("negate").ok());
+  EXPECT_EQ(server.list_models(), (std::vector<std::string>{"add_pt", "identity"}));
+  EXPECT_EQ(server.predict("negate", four_floats(0)).status().code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace polaris
