@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   polaris::cli::add_info_command(app, exit_code);
   polaris::cli::add_predict_command(app, exit_code);
+  polaris::cli::add_list_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -7,6 +7,20 @@
 #include <optional>
 #include <string>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define POLARIS_HAS_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define POLARIS_HAS_ASAN 1
+#endif
+#endif
+#ifndef POLARIS_HAS_ASAN
+#define POLARIS_HAS_ASAN 0
+#endif
+#if POLARIS_HAS_ASAN
+#include <sanitizer/allocator_interface.h>
+#endif
+
 namespace polaris {
 
 uint64_t process_rss_bytes() {
@@ -65,6 +79,10 @@ uint64_t system_memory_bytes() {
 }
 
 uint64_t heap_in_use_bytes() {
+#if POLARIS_HAS_ASAN
+  // The sanitizer's allocator serves every malloc; glibc's arenas are idle.
+  return __sanitizer_get_current_allocated_bytes();
+#endif
   const struct mallinfo2 info = mallinfo2();
   return static_cast<uint64_t>(info.uordblks) + static_cast<uint64_t>(info.hblkhd);
 }

@@ -739,7 +739,7 @@ Status ModelManager::sync_repository(std::optional<std::string_view> only_model,
 
       for (auto& [version, slot] : entry->versions) {
         const bool kept = std::any_of(m.versions.begin(), m.versions.end(),
-                                      [&](const ModelVersionFile& f) { return f.version == version; });
+                                      [v = version](const ModelVersionFile& f) { return f.version == v; });
         if (!kept) to_remove.emplace_back(m.name, version);
       }
       for (const ModelVersionFile& file : m.versions) {
@@ -765,7 +765,7 @@ Status ModelManager::sync_repository(std::optional<std::string_view> only_model,
       for (const auto& [name, entry] : entries_) {
         if (!entry->from_repository || (only_model && name != *only_model)) continue;
         const bool still_there = std::any_of(scanned.begin(), scanned.end(),
-                                             [&](const RepositoryModel& m) { return m.name == name; });
+                                             [&n = name](const RepositoryModel& m) { return m.name == n; });
         if (!still_there)
           for (const auto& [version, slot] : entry->versions) to_remove.emplace_back(name, version);
         if (!still_there && entry->versions.empty()) to_remove.emplace_back(name, 0);
@@ -784,7 +784,7 @@ Status ModelManager::sync_repository(std::optional<std::string_view> only_model,
     if (entry == nullptr) continue;
     auto slot = entry->versions.find(version);
     if (slot != entry->versions.end() && slot->second.state == ModelState::kUnavailable) entry->versions.erase(slot);
-    const bool listed = std::any_of(scanned.begin(), scanned.end(), [&](const auto& m) { return m.name == name; });
+    const bool listed = std::any_of(scanned.begin(), scanned.end(), [&n = name](const auto& m) { return m.name == n; });
     if (!listed && entry->versions.empty()) entries_.erase(entries_.find(name));
     spdlog::info("model '{}' version {} removed from the repository", name, version);
   }
@@ -813,7 +813,7 @@ std::vector<ModelVersionStatus> ModelManager::index() {
       row.name = name;
       row.version = version;
       row.state = slot.state;
-      row.reason = slot.reason;
+      row.reason = slot.state == ModelState::kUnavailable && slot.reason.empty() ? "not loaded" : slot.reason;
       row.path = slot.path;
       row.pinned = is_pinned(*entry);
       row.predicted_bytes = slot.predicted_bytes;

@@ -66,7 +66,9 @@ Result<Tensor> from_file(DataType dtype, const Shape& shape, const fs::path& fil
 Result<WarmupSample> configured_sample(const inference::ModelWarmup& warmup, const inference::ModelConfig& config,
                                        const std::string& model_dir) {
   WarmupSample sample{warmup.name(), {}, std::max<uint32_t>(warmup.count(), 1), true};
-  for (const auto& [input_name, input] : warmup.inputs()) {
+  for (const auto& entry : warmup.inputs()) {
+    const std::string& input_name = entry.first;
+    const inference::ModelWarmup::Input& input = entry.second;
     std::vector<int64_t> dims;
     if (config.max_batch_size() > 0) dims.push_back(std::max<uint32_t>(warmup.batch_size(), 1));
     for (int64_t d : input.dims()) {

@@ -259,7 +259,7 @@ TEST_F(ModelManagerTest, MemoryBudgetThatFitsTwoOfThreeEvictsInLruOrderAndIsNeve
   const uint64_t budget = one * 5 / 2;
   options.memory_limits["cpu"] = budget;
   auto m = make(options);
-  const uint64_t rss_base = process_rss_bytes();
+  [[maybe_unused]] const uint64_t rss_base = process_rss_bytes();
 
   std::vector<std::string> order;
   const char* sequence[] = {"a", "b", "c", "a", "b", "c", "b", "a"};
