@@ -133,4 +133,14 @@ Result<std::vector<RepositoryModel>> scan_repository(const std::string& root) {
   return models;
 }
 
+Result<std::optional<RepositoryModel>> scan_repository_model(const std::string& root, std::string_view name) {
+  POLARIS_RETURN_IF_ERROR(validate_model_name(name));
+  std::error_code ec;
+  if (!fs::is_directory(root, ec)) return NotFound("model repository '" + root + "' is not a directory");
+  const fs::path dir = fs::path(root) / std::string(name);
+  // Hidden folders are never models, as in scan_repository.
+  if (name.front() == '.' || !fs::is_directory(dir, ec)) return std::optional<RepositoryModel>();
+  return std::optional<RepositoryModel>(scan_model(dir));
+}
+
 }  // namespace polaris

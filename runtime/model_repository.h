@@ -50,5 +50,8 @@ Result<std::string> find_model_file(const std::string& version_dir, const infere
 // Every model folder under `root`, sorted by name. NotFound when `root` is
 // not a directory; per-model problems go into RepositoryModel::status.
 Result<std::vector<RepositoryModel>> scan_repository(const std::string& root);
+// One model folder, <root>/<name> (a validated name): nullopt when there is
+// no such folder. Cheaper than a whole scan for a request naming one model.
+Result<std::optional<RepositoryModel>> scan_repository_model(const std::string& root, std::string_view name);
 
 }  // namespace polaris

@@ -64,6 +64,19 @@ TEST_F(ModelRepositoryTest, TritonLayoutWithAndWithoutConfig) {
   EXPECT_EQ(digits.versions[0].version, 10);  // default policy: the latest
 }
 
+TEST_F(ModelRepositoryTest, OneModelFolderIsScannedAlone) {
+  write("digits/3/model.pt");
+  write(".hidden/1/model.onnx");
+  auto digits = scan_repository_model(root_.string(), "digits");
+  ASSERT_TRUE(digits.ok()) << digits.status().to_string();
+  ASSERT_TRUE(digits->has_value());
+  EXPECT_EQ((*digits)->versions.at(0).version, 3);
+  EXPECT_FALSE(scan_repository_model(root_.string(), "absent")->has_value());
+  EXPECT_FALSE(scan_repository_model(root_.string(), ".hidden")->has_value());
+  EXPECT_EQ(scan_repository_model(root_.string(), "../etc").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(scan_repository_model((root_ / "nope").string(), "digits").status().code(), StatusCode::kNotFound);
+}
+
 TEST_F(ModelRepositoryTest, VersionPolicies) {
   const std::vector<int64_t> available{3, 1, 7, 5};
   inference::ModelVersionPolicy none;

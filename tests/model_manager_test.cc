@@ -361,7 +361,7 @@ TEST_F(ModelManagerTest, PollModeServesReplacedNewAndRemovedVersionsWithoutFaili
   EXPECT_EQ(first_output(*m, "swap").value(), -5.0f);
 }
 
-TEST_F(ModelManagerTest, RequestsUnderLoadUnloadPollAndEvictionNeverFail) {
+TEST_F(ModelManagerTest, RequestsUnderLoadUnloadPollReloadAndEvictionNeverFail) {
   for (const char* name : {"a", "b", "c"}) add(name, "tiny/identity.onnx");
   add("n", "tiny/negate.onnx");
   ManagerOptions options;
@@ -397,11 +397,20 @@ TEST_F(ModelManagerTest, RequestsUnderLoadUnloadPollAndEvictionNeverFail) {
   threads.emplace_back([&] {
     while (!stop) EXPECT_TRUE(m->poll_now().ok());
   });
+  threads.emplace_back([&] {  // a deployment rewriting a's file: polls reload it
+    while (!stop) {
+      fs::copy_file(model_file("tiny/identity.onnx"), root_ / "a/1/model.onnx.new",
+                    fs::copy_options::overwrite_existing);
+      fs::rename(root_ / "a/1/model.onnx.new", root_ / "a/1/model.onnx");
+      std::this_thread::sleep_for(200ms);
+    }
+  });
   std::this_thread::sleep_for(3s);
   stop = true;
   for (auto& t : threads) t.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_GT(requests.load(), 20);
+  EXPECT_GT(m->counters().reloads + m->counters().loads, 4u);
   std::size_t ready = 0;
   for (const auto& r : m->index()) ready += r.state == ModelState::kReady;
   EXPECT_LE(ready, 2u);
