@@ -6,7 +6,9 @@
 //   cycles         RSS after each of N load/unload cycles of one model;
 //   eviction       requests alternating over three models under a budget
 //                  that holds two (every request evicts and loads) vs the
-//                  same requests when all three fit.
+//                  same requests when all three fit;
+//   infer          the median request on a loaded model (bench/runtime runs
+//                  it with and without the fixed mmap threshold: its cost).
 // One JSON line per measurement on stdout; progress on stderr. Links no
 // engine: the modules come from <build>/lib, as in the server.
 #include <CLI/CLI.hpp>
@@ -36,6 +38,7 @@ struct Args {
   std::string model = "vision/resnet50.onnx";
   int reps = 7;
   int cycles = 100;
+  int batch = 1;
   std::size_t mmap_threshold = std::size_t{1} << 20;
   std::string work_dir;
 };
@@ -77,11 +80,11 @@ std::string make_repository(const Args& args, const std::string& repo_name,
   return repo.string();
 }
 
-// Inputs for a [N,3,224,224] vision model: constant 0.5.
-NamedTensors image_inputs(const ModelHandle& handle) {
+// Inputs for a [batch,3,224,224] vision model: constant 0.5.
+NamedTensors image_inputs(const ModelHandle& handle, int batch = 1) {
   NamedTensors inputs;
   for (const TensorInfo& input : handle.metadata().inputs) {
-    auto t = check(Tensor::allocate(DataType::kFp32, Shape{1, 3, 224, 224}), "input");
+    auto t = check(Tensor::allocate(DataType::kFp32, Shape{batch, 3, 224, 224}), "input");
     auto* data = static_cast<float*>(t.mutable_data());
     std::fill(data, data + t.byte_size() / sizeof(float), 0.5f);
     inputs.push_back({input.name.empty() ? "input" : input.name, std::move(t)});
@@ -92,7 +95,7 @@ NamedTensors image_inputs(const ModelHandle& handle) {
 ManagerOptions manager_options(const Args& args, const std::string& repo) {
   ManagerOptions options;
   options.repository = repo;
-  options.mmap_threshold = args.mmap_threshold;
+  options.load_mmap_threshold = args.mmap_threshold;
   return options;
 }
 
@@ -214,19 +217,39 @@ int eviction(const Args& args) {
   return 0;
 }
 
+int infer(const Args& args) {
+  BackendRegistry registry(backend_config(args));
+  const std::string repo = make_repository(args, "infer", {{"m", args.model}});
+  auto m = check(ModelManager::create(manager_options(args, repo), registry), "manager");
+  auto h = check(m->acquire("m"), "load");
+  const NamedTensors inputs = image_inputs(h, args.batch);
+  for (int i = 0; i < 3; ++i) check(h.run(inputs), "warm-up");
+  std::vector<double> ms;
+  for (int i = 0; i < args.reps; ++i) {
+    const auto start = Clock::now();
+    check(h.run(inputs), "run");
+    ms.push_back(ms_since(start));
+  }
+  nlohmann::json record{{"bench", "infer"},  {"model", args.model},         {"batch", args.batch},
+                        {"reps", args.reps}, {"mmap_threshold", args.mmap_threshold}, {"median_ms", median(ms)}};
+  std::cout << record.dump() << std::endl;
+  return 0;
+}
+
 }  // namespace
 }  // namespace polaris
 
 int main(int argc, char** argv) {
   polaris::Args args;
   CLI::App app{"The model manager's costs (bench/runtime runs this)"};
-  app.add_option("mode", args.mode, "first-request | cycles | eviction")->required();
+  app.add_option("mode", args.mode, "first-request | cycles | eviction | infer")->required();
   app.add_option("--models-dir", args.models_dir)->required();
   app.add_option("--models", args.models, "first-request: model files under --models-dir");
   app.add_option("--model", args.model, "cycles, eviction: the model file");
   app.add_option("--reps", args.reps);
   app.add_option("--cycles", args.cycles);
-  app.add_option("--mmap-threshold", args.mmap_threshold, "0: glibc's default (dynamic)");
+  app.add_option("--batch", args.batch, "infer: batch size");
+  app.add_option("--mmap-threshold", args.mmap_threshold, "while loading (1 MiB default); 0: glibc's default (dynamic) throughout");
   app.add_option("--work-dir", args.work_dir)->required();
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);
@@ -234,6 +257,7 @@ int main(int argc, char** argv) {
   if (args.mode == "first-request") return polaris::first_request(args);
   if (args.mode == "cycles") return polaris::cycles(args);
   if (args.mode == "eviction") return polaris::eviction(args);
+  if (args.mode == "infer") return polaris::infer(args);
   std::cerr << "unknown mode " << args.mode << "\n";
   return 2;
 }

@@ -87,7 +87,10 @@ uint64_t heap_in_use_bytes() {
   return static_cast<uint64_t>(info.uordblks) + static_cast<uint64_t>(info.hblkhd);
 }
 
-void set_mmap_threshold(std::size_t bytes) { mallopt(M_MMAP_THRESHOLD, static_cast<int>(bytes)); }
+void set_malloc_thresholds(std::size_t mmap_bytes, std::size_t trim_bytes) {
+  mallopt(M_MMAP_THRESHOLD, static_cast<int>(mmap_bytes));
+  mallopt(M_TRIM_THRESHOLD, static_cast<int>(trim_bytes));
+}
 
 void release_free_memory() { malloc_trim(0); }
 

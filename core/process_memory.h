@@ -26,13 +26,16 @@ int process_thread_count();
 // MemTotal and the cgroup's limit (v2 memory.max or v1
 // memory.limit_in_bytes) when one is set; 0 if neither can be read.
 uint64_t system_memory_bytes();
-// Makes glibc serve every allocation of at least `bytes` with its own
-// mmap, so freeing it returns it to the kernel at once. glibc's default
-// threshold rises (up to 32 MiB) after large frees, after which model
-// weights and activations land in the heap, where unload-reload cycles
-// fragment it and RSS creeps up (measured in docs/performance.md). Fixing
-// it costs a page-fault pass over each large allocation. Process-wide.
-void set_mmap_threshold(std::size_t bytes);
+// Fixes glibc's mmap threshold (allocations of at least `mmap_bytes` get
+// their own mapping, returned to the kernel when freed) and trim threshold
+// (free memory at the top of the heap beyond `trim_bytes` is returned at
+// once). glibc's defaults are dynamic: after a large free the mmap threshold
+// rises (up to 32 MiB), after which model weights land in the heap and
+// unload/reload cycles fragment it (docs/performance.md). Fixing the mmap
+// threshold also freezes the trim threshold, so both are set together: a
+// small trim threshold returns and re-faults activation buffers on every
+// request (measured: libtorch 1.6x slower). Process-wide.
+void set_malloc_thresholds(std::size_t mmap_bytes, std::size_t trim_bytes);
 // Returns freed heap memory to the kernel (glibc malloc_trim(0)).
 void release_free_memory();
 

@@ -117,7 +117,7 @@ void ModelManager::release_handle(std::shared_ptr<LoadedModel>& model) {
 
 ModelManager::ModelManager(ManagerOptions options, BackendRegistry& registry)
     : options_(std::move(options)), registry_(registry) {
-  if (options_.mmap_threshold > 0) set_mmap_threshold(options_.mmap_threshold);
+  if (options_.load_mmap_threshold > 0) set_serving_thresholds();
   tracker_.set_budget("cpu", default_cpu_memory_limit());
   for (const auto& [device, bytes] : options_.memory_limits) tracker_.set_budget(device, bytes);
 }
@@ -181,6 +181,11 @@ void ModelManager::background_loop() {
     }
     lock.lock();
   }
+}
+
+void ModelManager::set_serving_thresholds() const {
+  // Trim at twice the mmap threshold, as glibc's dynamic mode does.
+  set_malloc_thresholds(options_.serving_mmap_threshold, 2 * options_.serving_mmap_threshold);
 }
 
 // ---------------------------------------------------------------- lookup
@@ -447,7 +452,10 @@ Status ModelManager::load_version(const std::string& name, int64_t version, bool
   lock.unlock();
 
   spdlog::info("loading {} from {} (predicted {})", label, request.path, format_byte_size(predicted));
+  if (options_.load_mmap_threshold > 0)  // see ManagerOptions::load_mmap_threshold
+    set_malloc_thresholds(options_.load_mmap_threshold, 2 * options_.serving_mmap_threshold);
   auto instance = load_model_instance(registry_, request);
+  if (options_.load_mmap_threshold > 0) set_serving_thresholds();
 
   lock.lock();
   if (!instance.ok()) return fail(instance.status());

@@ -75,10 +75,15 @@ struct ManagerOptions {
   std::chrono::milliseconds poll_interval{15000};
   bool warmup = true;
   LoadOptions load_defaults;  // providers and optimisation level
-  // Allocations of at least this size get their own mmap, so an unload
-  // gives them back to the kernel (set_mmap_threshold; process-wide);
-  // 0 leaves the C library's default.
-  std::size_t mmap_threshold = std::size_t{1} << 20;
+  // glibc's mmap threshold (set_malloc_thresholds; process-wide) while a
+  // model loads and warms up: its weights and first buffers then each get
+  // their own mapping, which its unload hands back whole. Between loads it
+  // is `serving_mmap_threshold` (trim threshold twice that), so requests'
+  // temporaries come from the reused heap (a 1 MiB threshold there made
+  // libtorch inference 1.4-1.65x slower: docs/performance.md). 0: leave
+  // glibc's default (dynamic) thresholds.
+  std::size_t load_mmap_threshold = std::size_t{1} << 20;
+  std::size_t serving_mmap_threshold = std::size_t{32} << 20;
 };
 
 // One row of the repository index.
@@ -217,7 +222,8 @@ class ModelManager {
   void background_loop();
   void expire_idle_models();
   uint64_t budget_locked(const std::string& device) const;
-  bool busy_locked() const;  // a request or an unload in progress may free room
+  bool busy_locked() const;
+  void set_serving_thresholds() const;  // a request or an unload in progress may free room
   bool is_pinned(const Entry& entry) const;
 
   Entry* find_entry_locked(std::string_view name);
