@@ -96,6 +96,7 @@ ManagerOptions manager_options(const Args& args, const std::string& repo) {
   ManagerOptions options;
   options.repository = repo;
   options.load_mmap_threshold = args.mmap_threshold;
+  options.load_defaults.providers = {"cpu"};  // no GPU probes in the measurements
   return options;
 }
 
@@ -142,7 +143,12 @@ int first_request(const Args& args) {
 }
 
 int cycles(const Args& args) {
-  BackendRegistry registry(backend_config(args));
+  // No optimized-model cache here: a cache miss saves the graph from a
+  // second session in the background, which would inflate the first load's
+  // RSS, the baseline of this measurement.
+  BackendConfig config = backend_config(args);
+  config.cache_dir.clear();
+  BackendRegistry registry(config);
   const std::string repo = make_repository(args, "cycles", {{"m", args.model}});
   ManagerOptions options = manager_options(args, repo);
   options.mode = ControlMode::kExplicit;

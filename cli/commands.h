@@ -9,6 +9,7 @@ namespace polaris::cli {
 void add_info_command(CLI::App& app, int& exit_code);
 void add_predict_command(CLI::App& app, int& exit_code);
 void add_list_command(CLI::App& app, int& exit_code);
+void add_serve_command(CLI::App& app, int& exit_code);
 void print_version();
 
 }  // namespace polaris::cli

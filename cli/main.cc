@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   polaris::cli::add_info_command(app, exit_code);
   polaris::cli::add_predict_command(app, exit_code);
   polaris::cli::add_list_command(app, exit_code);
+  polaris::cli::add_serve_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

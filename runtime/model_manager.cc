@@ -22,6 +22,9 @@ constexpr uint64_t kUnlimited = UINT64_MAX;
 constexpr auto kBackgroundTick = std::chrono::milliseconds(250);
 // How long a load waits for busy models to become evictable.
 constexpr auto kRoomWait = std::chrono::seconds(30);
+// While loading, freed memory at the heap's top goes back at once (glibc's
+// default trim threshold): a load's temporaries must not stay resident.
+constexpr std::size_t kLoadTrimThreshold = 128 * 1024;
 
 }  // namespace
 
@@ -453,7 +456,7 @@ Status ModelManager::load_version(const std::string& name, int64_t version, bool
 
   spdlog::info("loading {} from {} (predicted {})", label, request.path, format_byte_size(predicted));
   if (options_.load_mmap_threshold > 0)  // see ManagerOptions::load_mmap_threshold
-    set_malloc_thresholds(options_.load_mmap_threshold, 2 * options_.serving_mmap_threshold);
+    set_malloc_thresholds(options_.load_mmap_threshold, kLoadTrimThreshold);
   auto instance = load_model_instance(registry_, request);
   if (options_.load_mmap_threshold > 0) set_serving_thresholds();
 

@@ -103,7 +103,10 @@ Result<WarmupSample> configured_sample(const inference::ModelWarmup& warmup, con
 }
 
 Result<WarmupSample> default_sample(const ModelMetadata& metadata) {
-  WarmupSample sample{"zeros", {}, 1, false};
+  // Twice: ONNX Runtime plans its memory pattern on the first run and
+  // allocates it on the second; both belong to the load (its memory
+  // measurement, its allocation window), not to the first request.
+  WarmupSample sample{"zeros", {}, 2, false};
   for (const TensorInfo& input : metadata.inputs) {
     std::vector<int64_t> dims = input.shape.dims();
     for (int64_t& d : dims)

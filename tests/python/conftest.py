@@ -32,3 +32,97 @@ def run(*args, env=None, check=True):
     if check and proc.returncode != 0:
         raise AssertionError(f"{args} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+# ---------------------------------------------------------------- a running server
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_repository(root, models):
+    """A Triton-layout repository of the generated models: every tiny ONNX
+    model, the TorchScript twins as <name>_pt, and the default set, with a
+    config that names EfficientNet-Lite0's labels (classification)."""
+    import shutil
+    repo = root / "repo"
+    repo.mkdir()
+    for f in sorted((models / "tiny").glob("*.onnx")):
+        (repo / f.stem / "1").mkdir(parents=True)
+        (repo / f.stem / "1" / "model.onnx").symlink_to(f)
+    for f in sorted((models / "tiny").glob("*.pt")):
+        (repo / f"{f.stem}_pt" / "1").mkdir(parents=True)
+        (repo / f"{f.stem}_pt" / "1" / "model.pt").symlink_to(f)
+    shutil.copytree(models / "default", repo, dirs_exist_ok=True)
+    (repo / "efficientnet_lite0" / "config.pbtxt").write_text(
+        'max_batch_size: 8\n'
+        'input { name: "input" data_type: TYPE_FP32 dims: [3, 224, 224] }\n'
+        'output { name: "logits" data_type: TYPE_FP32 dims: [1000] label_filename: "labels.txt" }\n')
+    # Triton's "simple" without batching (max_batch_size 0, fixed dims).
+    (repo / "simple_fixed" / "1").mkdir(parents=True)
+    (repo / "simple_fixed" / "1" / "model.onnx").symlink_to(models / "tiny" / "simple.onnx")
+    tensors = "".join(f'{kind} {{ name: "{name}" data_type: TYPE_INT32 dims: [1, 16] }}\n'
+                      for kind, name in [("input", "INPUT0"), ("input", "INPUT1"),
+                                         ("output", "OUTPUT0"), ("output", "OUTPUT1")])
+    (repo / "simple_fixed" / "config.pbtxt").write_text("max_batch_size: 0\n" + tensors)
+    return repo
+
+
+class ServerProcess:
+    """`polaris serve` on free ports; stop() sends SIGTERM and returns the exit code."""
+
+    def __init__(self, binary, repo, *extra, env=None):
+        import time
+        import urllib.request
+        self.repo = repo
+        self.http_port, self.grpc_port, self.metrics_port = free_port(), free_port(), free_port()
+        self.http_url = f"127.0.0.1:{self.http_port}"
+        self.grpc_url = f"127.0.0.1:{self.grpc_port}"
+        self.metrics_url = f"127.0.0.1:{self.metrics_port}"
+        self.log = open(repo.parent / f"server-{self.http_port}.log", "w+")
+        self.proc = subprocess.Popen(
+            [str(binary), "serve", "--model-repository", str(repo), "--address", "127.0.0.1",
+             "--http-port", str(self.http_port), "--grpc-port", str(self.grpc_port),
+             "--metrics-port", str(self.metrics_port), "--threads", "1", *map(str, extra)],
+            stdout=self.log, stderr=subprocess.STDOUT, env=dict(os.environ, **(env or {})))
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"polaris serve exited {self.proc.returncode}:\n{self.output()}")
+            try:
+                with urllib.request.urlopen(f"http://{self.http_url}/v2/health/ready", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        self.proc.kill()
+        raise AssertionError(f"polaris serve never became ready:\n{self.output()}")
+
+    def output(self):
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+    def stop(self, sig=None):
+        import signal
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig or signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+@pytest.fixture(scope="session")
+def polaris_server(polaris_bin, models, tmp_path_factory):
+    """One server for the whole session (lazy mode, every generated model)."""
+    repo = make_repository(tmp_path_factory.mktemp("server"), models)
+    server = ServerProcess(polaris_bin, repo)
+    yield server
+    code = server.stop()
+    assert code == 0, f"polaris serve exited {code} on SIGTERM:\n{server.output()}"

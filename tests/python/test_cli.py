@@ -1,5 +1,6 @@
 """The polaris command line, run as a user runs it: real binary, real engines, real models."""
 import json
+import os
 import re
 import subprocess
 
@@ -78,6 +79,32 @@ def test_predict_without_data_says_how_to_give_it(polaris_bin, models):
     assert "--input a=file.npy" in proc.stderr
 
 
-def test_run_default_script_shows_both_default_models():
-    out = run(BUILD.parent / "scripts/run-default").stdout
-    assert "framework:    onnx" in out and "framework:    torchscript" in out
+def test_run_default_script_serves_the_default_models(tmp_path):
+    """`make run`'s script: a server on the default set that answers curl and stops on SIGINT."""
+    import signal
+    import time
+    from conftest import free_port
+    port = free_port()
+    env = dict(os.environ, POLARIS_HTTP_PORT=str(port), POLARIS_GRPC_PORT=str(free_port()),
+               POLARIS_METRICS_PORT=str(free_port()), POLARIS_ADDRESS="127.0.0.1")
+    log = open(tmp_path / "run-default.log", "w+")
+    proc = subprocess.Popen([str(BUILD.parent / "scripts/run-default")], stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        for _ in range(300):
+            code = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                                   f"http://127.0.0.1:{port}/v2/health/ready"], capture_output=True, text=True).stdout
+            if code == "200":
+                break
+            time.sleep(0.2)
+        meta = json.loads(subprocess.run(["curl", "-s", f"http://127.0.0.1:{port}/v2/models/efficientnet_lite0"],
+                                         capture_output=True, text=True).stdout)
+        assert meta["platform"] == "onnxruntime_onnx"
+        digits = json.loads(subprocess.run(["curl", "-s", f"http://127.0.0.1:{port}/v2/models/digits/config"],
+                                           capture_output=True, text=True).stdout)
+        assert digits["platform"] == "pytorch_libtorch"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+    log.seek(0)
+    out = log.read()
+    assert "curl -s localhost:" in out and "efficientnet_lite0" in out and "digits" in out

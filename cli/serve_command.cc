@@ -1,0 +1,242 @@
+// `polaris serve`: the KServe v2 server (HTTP 8000, gRPC 8001, metrics
+// 8002) over a model repository. Flags are named as Triton names them;
+// every flag also reads an environment variable (POLARIS_<FLAG>), the flag
+// winning. SIGINT/SIGTERM: stop accepting, answer what is in progress, exit 0.
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "cli/commands.h"
+#include "cli/logging.h"
+#include "core/build_info.h"
+#include "core/byte_size.h"
+#include "runtime/model_manager.h"
+#include "server/grpc_server.h"
+#include "server/http_routes.h"
+#include "server/http_server.h"
+#include "server/inference_service.h"
+#include "server/metrics.h"
+
+namespace polaris::cli {
+namespace {
+
+struct ServeArgs {
+  std::string repository;
+  std::string address = "0.0.0.0";
+  int http_port = 8000, grpc_port = 8001, metrics_port = 8002;
+  bool allow_http = true, allow_grpc = true, allow_metrics = true;
+  std::string control_mode = "lazy";
+  std::vector<std::string> load_models;
+  double poll_secs = 15;
+  std::vector<std::string> memory_limits;  // "6GiB" (cpu) or "gpu:0=4GiB"
+  int max_models = 0;
+  std::string keep_alive = "0";
+  std::vector<std::string> pinned;
+  bool no_autoload = false;
+  bool no_warmup = false;
+  int threads = 0;
+  int http_threads = 2;
+  int workers = 0;
+  int inline_below_us = 1000;
+  std::string max_request_size = "512MiB";
+  int request_timeout_s = 60;
+  int max_concurrent_requests = 1024;
+  std::string providers;
+  std::string cache_dir;
+  std::string log_level = "info";
+  int shutdown_timeout_s = 30;
+};
+
+Result<ManagerOptions> manager_options(const ServeArgs& a) {
+  ManagerOptions o;
+  o.repository = a.repository;
+  POLARIS_ASSIGN_OR_RETURN(o.mode, parse_control_mode(a.control_mode));
+  o.startup_models = a.load_models;
+  if (!a.load_models.empty() && o.mode != ControlMode::kExplicit)
+    return InvalidArgument("--load-model needs --model-control-mode explicit");
+  if (a.poll_secs <= 0) return InvalidArgument("--repository-poll-secs must be positive");
+  o.poll_interval = std::chrono::milliseconds(static_cast<int64_t>(a.poll_secs * 1000));
+  for (const std::string& limit : a.memory_limits) {
+    const auto eq = limit.find('=');
+    const std::string device = eq == std::string::npos ? "cpu" : limit.substr(0, eq);
+    POLARIS_ASSIGN_OR_RETURN(uint64_t bytes, parse_byte_size(eq == std::string::npos ? limit : limit.substr(eq + 1)));
+    if (device != "cpu" && device.rfind("gpu:", 0) != 0)
+      return InvalidArgument("--memory-limit device must be cpu or gpu:N, not '" + device + "'");
+    o.memory_limits[device] = bytes;
+  }
+  if (a.max_models > 0) o.max_models = static_cast<std::size_t>(a.max_models);
+  POLARIS_ASSIGN_OR_RETURN(o.default_policy.keep_alive, parse_duration(a.keep_alive));
+  o.pinned_models = a.pinned;
+  o.autoload = !a.no_autoload;
+  o.warmup = !a.no_warmup;
+  if (!a.providers.empty()) {
+    std::string rest = a.providers;
+    for (std::size_t comma; (comma = rest.find(',')) != std::string::npos; rest = rest.substr(comma + 1))
+      o.load_defaults.providers.push_back(rest.substr(0, comma));
+    o.load_defaults.providers.push_back(rest);
+  }
+  return o;
+}
+
+void print_summary(const ServeArgs& a, ModelManager& manager, const HttpServer* http, const GrpcServer* grpc,
+                   const HttpServer* metrics) {
+  const auto rows = manager.index();
+  std::cout << fmt::format("polaris {} serving {} ({} model versions listed, control mode {})\n",
+                           build_info::kPolarisVersion, a.repository, rows.size(), a.control_mode);
+  for (const auto& r : rows)
+    std::cout << fmt::format("  {:<28} {:>4}  {:<11} {}\n", r.name, r.version > 0 ? std::to_string(r.version) : "-",
+                             to_string(r.state), r.reason);
+  for (const auto& d : manager.memory())
+    std::cout << fmt::format("  memory {}: budget {}, {} in use\n", d.device,
+                             d.budget == UINT64_MAX ? "unlimited" : format_byte_size(d.budget),
+                             format_byte_size(d.used));
+  if (auto max = manager.options().max_models) std::cout << fmt::format("  at most {} models resident\n", *max);
+  if (http) std::cout << fmt::format("  HTTP    {}:{}  (KServe v2 REST)\n", a.address, http->port());
+  if (grpc) std::cout << fmt::format("  gRPC    {}:{}  (inference.GRPCInferenceService)\n", a.address, grpc->port());
+  if (metrics) std::cout << fmt::format("  metrics {}:{}/metrics  (Prometheus)\n", a.address, metrics->port());
+  if (http)
+    std::cout << fmt::format("try: curl -s localhost:{}/v2/health/ready -w '%{{http_code}}\\n'\n", http->port());
+  std::cout << std::flush;
+}
+
+int run_serve(const ServeArgs& a) {
+  init_logging(a.log_level == "debug" ? LogLevel::kDebug : a.log_level == "warning" ? LogLevel::kWarning
+               : a.log_level == "error"                  ? LogLevel::kError
+                                                           : LogLevel::kInfo);
+  auto options = manager_options(a);
+  if (!options.ok()) {
+    std::cerr << "error: " << options.status().message() << "\n";
+    return 2;
+  }
+  auto max_body = parse_byte_size(a.max_request_size);
+  if (!max_body.ok()) {
+    std::cerr << "error: --max-request-size: " << max_body.status().message() << "\n";
+    return 2;
+  }
+  // Signals go to this thread only (sigwait below): every thread started
+  // from here on inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  BackendConfig backends;
+  backends.threads.intra_op = a.threads;
+  backends.cache_dir = a.cache_dir;
+  BackendRegistry registry(backends);
+  auto manager = ModelManager::create(std::move(*options), registry);
+  if (!manager.ok()) {
+    std::cerr << "error: " << manager.status().message() << "\n";
+    return 1;
+  }
+  InferenceService service(**manager);
+  const int workers = a.workers > 0 ? a.workers : std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+  auto routes = std::make_unique<KServeHttpRoutes>(service, workers, *max_body,
+                                                   std::chrono::microseconds(a.inline_below_us));
+  MetricsRenderer metrics_renderer(**manager);
+
+  std::unique_ptr<HttpServer> http, metrics;
+  std::unique_ptr<GrpcServer> grpc;
+  auto fail = [&](const Status& s) {
+    std::cerr << "error: " << s.message() << "\n";
+    return 1;
+  };
+  if (a.allow_http) {
+    HttpOptions h;
+    h.address = a.address;
+    h.port = a.http_port;
+    h.io_threads = a.http_threads;
+    h.max_body_bytes = *max_body;
+    h.request_timeout = std::chrono::seconds(a.request_timeout_s);
+    h.max_concurrent_requests = a.max_concurrent_requests;
+    http = std::make_unique<HttpServer>(h, [r = routes.get()](HttpRequest&& req, HttpRespond respond) {
+      r->handle(std::move(req), std::move(respond));
+    });
+    if (Status s = http->start(); !s.ok()) return fail(s);
+  }
+  if (a.allow_grpc) {
+    GrpcOptions g;
+    g.address = a.address;
+    g.port = a.grpc_port;
+    g.max_message_bytes = *max_body;
+    grpc = std::make_unique<GrpcServer>(service, g);
+    if (Status s = grpc->start(); !s.ok()) return fail(s);
+  }
+  if (a.allow_metrics) {
+    HttpOptions m;
+    m.address = a.address;
+    m.port = a.metrics_port;
+    m.io_threads = 1;
+    m.max_body_bytes = 1 << 20;
+    metrics = std::make_unique<HttpServer>(m, [&metrics_renderer](HttpRequest&& req, HttpRespond respond) {
+      const std::string target(req.target().substr(0, req.target().find('?')));
+      if (target != "/metrics") return respond(make_error(req, NotFound("metrics are at /metrics")));
+      respond(make_response(req, boost::beast::http::status::ok, metrics_renderer.render(),
+                            "text/plain; version=0.0.4; charset=utf-8"));
+    });
+    if (Status s = metrics->start(); !s.ok()) return fail(s);
+  }
+  print_summary(a, **manager, http.get(), grpc.get(), metrics.get());
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  spdlog::info("{} received: finishing requests in progress, then exiting", strsignal(signal_number));
+  service.set_ready(false);
+  const auto deadline = std::chrono::seconds(a.shutdown_timeout_s);
+  if (http) http->shutdown(deadline);
+  if (grpc) grpc->shutdown(deadline);
+  routes.reset();  // waits for the work the HTTP server handed over
+  if (metrics) metrics->shutdown(std::chrono::seconds(1));
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app, int& exit_code) {
+  auto a = std::make_shared<ServeArgs>();
+  CLI::App* cmd = app.add_subcommand("serve", "Serve a model repository over KServe v2 (HTTP, gRPC) with metrics");
+  auto opt = [&](const std::string& name, auto& value, const std::string& help) {
+    std::string env = "POLARIS_" + name.substr(2);
+    std::transform(env.begin(), env.end(), env.begin(), [](char c) { return c == '-' ? '_' : std::toupper(c); });
+    return cmd->add_option(name, value, help)->envname(env);
+  };
+  opt("--model-repository", a->repository, "The model repository folder (Triton layout)")->required();
+  opt("--address", a->address, "Bind address of all three listeners");
+  opt("--http-port", a->http_port, "HTTP port (KServe v2 REST)");
+  opt("--grpc-port", a->grpc_port, "gRPC port");
+  opt("--metrics-port", a->metrics_port, "Prometheus metrics port");
+  opt("--allow-http", a->allow_http, "Serve HTTP (true/false)");
+  opt("--allow-grpc", a->allow_grpc, "Serve gRPC (true/false)");
+  opt("--allow-metrics", a->allow_metrics, "Serve metrics (true/false)");
+  opt("--model-control-mode", a->control_mode, "lazy (default), none, explicit or poll")
+      ->check(CLI::IsMember({"lazy", "none", "explicit", "poll"}));
+  opt("--load-model", a->load_models, "Explicit mode: a model to load at start (repeat; * for all)");
+  opt("--repository-poll-secs", a->poll_secs, "Poll mode: seconds between repository scans");
+  opt("--memory-limit", a->memory_limits, "Memory budget: SIZE for the CPU, or gpu:N=SIZE (repeat)");
+  opt("--max-models", a->max_models, "At most this many model versions resident (0: no limit)");
+  opt("--keep-alive", a->keep_alive, "Unload models idle this long (0: never; 30s, 5m, 1h)");
+  opt("--pin", a->pinned, "A model never evicted (repeat)");
+  opt("--no-autoload", a->no_autoload, "Answer 503 for evicted models instead of reloading them");
+  opt("--no-warmup", a->no_warmup, "Skip warm-up requests before models report ready");
+  opt("--threads", a->threads, "Engine intra-op threads shared by all models (0: one per core)");
+  opt("--http-threads", a->http_threads, "HTTP I/O threads");
+  opt("--workers", a->workers, "Threads running HTTP inference requests (0: max(2, cores))");
+  opt("--inline-below-us", a->inline_below_us,
+      "HTTP infers of models answering faster than this run on the I/O thread (0: never)");
+  opt("--max-request-size", a->max_request_size, "Largest request body or gRPC message");
+  opt("--request-timeout", a->request_timeout_s, "Seconds to receive a request (and idle keep-alive)");
+  opt("--max-concurrent-requests", a->max_concurrent_requests, "HTTP requests in progress at most; beyond: 503");
+  opt("--provider", a->providers, "Execution providers in order, comma-separated (default: the best available)");
+  opt("--cache-dir", a->cache_dir, "Optimized-model cache folder (empty: none)");
+  opt("--log-level", a->log_level, "debug, info, warning or error")
+      ->check(CLI::IsMember({"debug", "info", "warning", "error"}));
+  opt("--shutdown-timeout", a->shutdown_timeout_s, "Seconds to finish requests in progress at SIGINT/SIGTERM");
+  cmd->callback([a, &exit_code] { exit_code = run_serve(*a); });
+}
+
+}  // namespace polaris::cli

@@ -1,0 +1,290 @@
+#include "server/http_routes.h"
+
+#include <charconv>
+
+#include <boost/asio/post.hpp>
+#include <nlohmann/json.hpp>
+
+#include "runtime/model_config.h"
+#include "server/compression.h"
+#include "server/http_infer_codec.h"
+
+namespace polaris {
+
+namespace http = boost::beast::http;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kHeaderLength = "Inference-Header-Content-Length";
+
+std::vector<std::string> split_path(std::string_view target) {
+  target = target.substr(0, target.find('?'));
+  std::vector<std::string> parts;
+  while (!target.empty()) {
+    const auto slash = target.find('/');
+    if (slash != 0) parts.emplace_back(target.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    target.remove_prefix(slash + 1);
+  }
+  return parts;
+}
+
+HttpResponse json_response(const HttpRequest& request, const json& body) {
+  return make_response(request, http::status::ok, body.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+HttpResponse ok_or_error(const HttpRequest& request, const Status& status) {
+  return status.ok() ? make_response(request, http::status::ok, "") : make_error(request, status);
+}
+
+HttpResponse method_not_allowed(const HttpRequest& request) {
+  auto r = make_response(request, http::status::method_not_allowed,
+                         json{{"error", "method " + std::string(request.method_string()) + " is not allowed on " +
+                                            std::string(request.target())}}
+                             .dump());
+  return r;
+}
+
+json tensor_metadata_json(const std::vector<TensorMetadataView>& tensors) {
+  json out = json::array();
+  for (const auto& t : tensors) out.push_back({{"name", t.name}, {"datatype", t.datatype}, {"shape", t.shape}});
+  return out;
+}
+
+// The request body, decompressed per Content-Encoding (bounded).
+Result<std::shared_ptr<const std::string>> request_body(const HttpRequest& request, std::size_t limit) {
+  auto encoding = parse_content_encoding(request[http::field::content_encoding]);
+  if (!encoding)
+    return Status(StatusCode::kUnimplemented,
+                  "Content-Encoding '" + std::string(request[http::field::content_encoding]) + "' is not supported");
+  if (*encoding == ContentEncoding::kIdentity) return std::make_shared<const std::string>(request.body());
+  POLARIS_ASSIGN_OR_RETURN(std::string plain, decompress(request.body(), *encoding, limit));
+  return std::make_shared<const std::string>(std::move(plain));
+}
+
+Result<std::optional<std::size_t>> header_length(const HttpRequest& request) {
+  const auto it = request.find(kHeaderLength);
+  if (it == request.end()) return std::optional<std::size_t>();
+  const std::string value(it->value());
+  std::size_t n = 0;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+  if (ec != std::errc() || end != value.data() + value.size())
+    return InvalidArgument(std::string(kHeaderLength) + " '" + value + "' is not a number");
+  return std::optional<std::size_t>(n);
+}
+
+// Compresses the body when the client accepts it.
+void compress_for(const HttpRequest& request, HttpResponse& response) {
+  const ContentEncoding encoding = choose_response_encoding(request[http::field::accept_encoding]);
+  if (encoding == ContentEncoding::kIdentity || response.body().empty()) return;
+  response.body() = compress(response.body(), encoding);
+  response.set(http::field::content_encoding, to_string(encoding));
+}
+
+json index_json(const std::vector<ModelVersionStatus>& rows) {
+  json out = json::array();
+  for (const auto& r : rows)
+    out.push_back({{"name", r.name},
+                   {"version", r.version > 0 ? std::to_string(r.version) : ""},
+                   {"state", std::string(to_string(r.state))},
+                   {"reason", r.reason}});
+  return out;
+}
+
+}  // namespace
+
+KServeHttpRoutes::KServeHttpRoutes(InferenceService& service, int workers, std::size_t max_body_bytes,
+                                   std::chrono::microseconds inline_below)
+    : service_(service),
+      max_body_bytes_(max_body_bytes),
+      inline_below_(inline_below),
+      workers_(static_cast<std::size_t>(std::max(workers, 1))) {}
+
+KServeHttpRoutes::~KServeHttpRoutes() { workers_.join(); }
+
+namespace {
+
+// "/v2/models/<m>[/versions/<v>]/infer" -> <m>; "" for anything else.
+std::string_view infer_model(const HttpRequest& request, const std::vector<std::string>& parts) {
+  if (request.method() != http::verb::post || parts.size() < 4 || parts[0] != "v2" || parts[1] != "models" ||
+      parts.back() != "infer")
+    return {};
+  return parts[2];
+}
+
+}  // namespace
+
+bool KServeHttpRoutes::runs_inline(const HttpRequest& request, const std::vector<std::string>& parts) {
+  // Health and server metadata never block.
+  if (request.method() == http::verb::get && parts.size() <= 3 && (parts.size() < 2 || parts[1] == "health"))
+    return true;
+  const std::string_view model = infer_model(request, parts);
+  if (model.empty() || inline_below_.count() <= 0) return false;
+  std::lock_guard lock(durations_mu_);
+  const auto it = recent_us_.find(model);
+  return it != recent_us_.end() && it->second < static_cast<double>(inline_below_.count());
+}
+
+void KServeHttpRoutes::record_duration(const std::vector<std::string>& parts, std::chrono::nanoseconds took) {
+  if (parts.size() < 4 || parts.back() != "infer") return;
+  const double us = static_cast<double>(took.count()) / 1e3;
+  std::lock_guard lock(durations_mu_);
+  auto [it, added] = recent_us_.try_emplace(parts[2], us);
+  if (!added) it->second = 0.8 * it->second + 0.2 * us;  // a model that slows down leaves the I/O thread soon
+}
+
+void KServeHttpRoutes::handle(HttpRequest&& request, HttpRespond respond) {
+  auto parts = split_path(request.target());
+  auto serve = [this](const HttpRequest& req, const std::vector<std::string>& path) {
+    const auto start = std::chrono::steady_clock::now();
+    HttpResponse response = route(req);
+    compress_for(req, response);
+    record_duration(path, std::chrono::steady_clock::now() - start);
+    return response;
+  };
+  if (runs_inline(request, parts)) return respond(serve(request, parts));
+  boost::asio::post(workers_, [serve, parts = std::move(parts), request = std::move(request),
+                               respond = std::move(respond)]() mutable { respond(serve(request, parts)); });
+}
+
+HttpResponse KServeHttpRoutes::route(const HttpRequest& request) {
+  const auto parts = split_path(request.target());
+  if (parts.empty() || parts[0] != "v2")
+    return make_error(request, NotFound("no such endpoint: " + std::string(request.target())));
+  const bool get = request.method() == http::verb::get || request.method() == http::verb::head;
+  const bool post = request.method() == http::verb::post;
+  if (parts.size() == 1) {
+    if (!get) return method_not_allowed(request);
+    const ServerMetadataView m = service_.server_metadata();
+    return json_response(request, {{"name", m.name}, {"version", m.version}, {"extensions", m.extensions}});
+  }
+  if (parts[1] == "health" && parts.size() == 3) {
+    if (!get) return method_not_allowed(request);
+    const bool yes = parts[2] == "live" ? service_.live() : parts[2] == "ready" ? service_.ready() : false;
+    if (parts[2] != "live" && parts[2] != "ready")
+      return make_error(request, NotFound("no such endpoint: " + std::string(request.target())));
+    return make_response(request, yes ? http::status::ok : http::status::bad_request, "");
+  }
+  if (parts[1] == "repository") {
+    if (!post) return method_not_allowed(request);
+    auto body = request_body(request, max_body_bytes_);
+    if (!body.ok()) return make_error(request, body.status());
+    json parsed = json::object();
+    if (!(*body)->empty()) {
+      parsed = json::parse(**body, nullptr, false);
+      if (parsed.is_discarded() || !parsed.is_object())
+        return make_error(request, InvalidArgument("the request body is not a JSON object"));
+    }
+    if (parts.size() == 3 && parts[2] == "index") {
+      const auto ready = parsed.find("ready");
+      const bool ready_only = ready != parsed.end() && ready->is_boolean() && ready->get<bool>();
+      return json_response(request, index_json(service_.repository_index(ready_only)));
+    }
+    if (parts.size() == 5 && parts[2] == "models" && (parts[4] == "load" || parts[4] == "unload")) {
+      if (parts[4] == "load") {
+        const auto params = parsed.find("parameters");
+        if (params != parsed.end() && params->is_object() && !params->empty())
+          return make_error(request, Status(StatusCode::kUnimplemented,
+                                            "loading with an inline config or files is not supported; put them in "
+                                            "the model repository"));
+        return ok_or_error(request, service_.load_model(parts[3]));
+      }
+      return ok_or_error(request, service_.unload_model(parts[3]));
+    }
+  }
+  if (parts[1] == "models") return model_route(request, parts);
+  return make_error(request, NotFound("no such endpoint: " + std::string(request.target())));
+}
+
+HttpResponse KServeHttpRoutes::model_route(const HttpRequest& request, const std::vector<std::string>& parts) {
+  const bool get = request.method() == http::verb::get || request.method() == http::verb::head;
+  const bool post = request.method() == http::verb::post;
+  // /v2/models/stats (every model)
+  if (parts.size() == 3 && parts[2] == "stats") {
+    if (!get) return method_not_allowed(request);
+    auto stats = service_.statistics("", 0);
+    if (!stats.ok()) return make_error(request, stats.status());
+    json list = json::array();
+    for (const auto& s : *stats) list.push_back(statistics_to_json(s.name, std::to_string(s.version), s.stats));
+    return json_response(request, {{"model_stats", list}});
+  }
+  if (parts.size() < 3) return make_error(request, NotFound("no such endpoint: " + std::string(request.target())));
+  const std::string& model = parts[2];
+  std::size_t next = 3;
+  std::string version_text;
+  if (parts.size() >= 5 && parts[3] == "versions") {
+    version_text = parts[4];
+    next = 5;
+  }
+  auto version = parse_model_version(version_text);
+  if (!version.ok()) return make_error(request, version.status());
+  if (parts.size() > next + 1) return make_error(request, NotFound("no such endpoint: " + std::string(request.target())));
+  const std::string action = parts.size() == next + 1 ? parts[next] : "";
+
+  if (action.empty()) {
+    if (!get) return method_not_allowed(request);
+    auto m = service_.model_metadata(model, *version);
+    if (!m.ok()) return make_error(request, m.status());
+    return json_response(request, {{"name", m->name},
+                                   {"versions", m->versions},
+                                   {"platform", m->platform},
+                                   {"inputs", tensor_metadata_json(m->inputs)},
+                                   {"outputs", tensor_metadata_json(m->outputs)}});
+  }
+  if (action == "ready") {
+    if (!get) return method_not_allowed(request);
+    auto ready = service_.model_ready(model, *version);
+    if (!ready.ok()) return make_error(request, ready.status());
+    return make_response(request, *ready ? http::status::ok : http::status::bad_request, "");
+  }
+  if (action == "config") {
+    if (!get) return method_not_allowed(request);
+    auto config = service_.model_config(model, *version);
+    if (!config.ok()) return make_error(request, config.status());
+    return make_response(request, http::status::ok, model_config_to_json(*config));
+  }
+  if (action == "stats") {
+    if (!get) return method_not_allowed(request);
+    auto stats = service_.statistics(model, *version);
+    if (!stats.ok()) return make_error(request, stats.status());
+    json list = json::array();
+    for (const auto& s : *stats) list.push_back(statistics_to_json(s.name, std::to_string(s.version), s.stats));
+    return json_response(request, {{"model_stats", list}});
+  }
+  if (action == "infer") {
+    if (!post) return method_not_allowed(request);
+    return infer(request, model, *version);
+  }
+  return make_error(request, NotFound("no such endpoint: " + std::string(request.target())));
+}
+
+HttpResponse KServeHttpRoutes::infer(const HttpRequest& request, const std::string& model, int64_t version) {
+  auto body = request_body(request, max_body_bytes_);
+  if (!body.ok()) return make_error(request, body.status());
+  auto json_length = header_length(request);
+  if (!json_length.ok()) return make_error(request, json_length.status());
+
+  Result<InferRequest> decoded = Status(StatusCode::kInternal, "not decoded");
+  if (json_length->has_value() && **json_length == 0) {
+    auto config = service_.model_config(model, version);
+    if (!config.ok()) return make_error(request, config.status());
+    decoded = decode_raw_infer_request(*body, *config);
+  } else {
+    decoded = decode_infer_request(*body, *json_length);
+  }
+  if (!decoded.ok()) return make_error(request, decoded.status());
+  decoded->model_name = model;
+  decoded->model_version = version;
+
+  auto result = service_.infer(*decoded);
+  if (!result.ok()) return make_error(request, result.status());
+  EncodedInferResponse encoded = encode_infer_response(*result);
+  if (!encoded.json_length) return make_response(request, http::status::ok, std::move(encoded.body));
+  HttpResponse response =
+      make_response(request, http::status::ok, std::move(encoded.body), "application/octet-stream");
+  response.set(kHeaderLength, std::to_string(*encoded.json_length));
+  return response;
+}
+
+}  // namespace polaris

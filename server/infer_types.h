@@ -1,0 +1,51 @@
+// One inference request and its response, independent of the protocol:
+// the HTTP and gRPC frontends decode into these and encode from them, and
+// InferenceService (inference_service.h) runs them.
+// Thread-safety: value types.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace polaris {
+
+// A request/tensor parameter as the protocols carry them
+// (KServe InferParameter: bool, int64, string, double, uint64).
+using ParameterValue = std::variant<bool, int64_t, std::string, double, uint64_t>;
+using Parameters = std::map<std::string, ParameterValue>;
+
+struct RequestedOutput {
+  std::string name;
+  bool binary = false;          // HTTP: answer in the binary extension
+  uint32_t classification = 0;  // > 0: the classification extension's top-k
+};
+
+struct InferRequest {
+  std::string model_name;
+  int64_t model_version = 0;  // 0: the latest ready version
+  std::string id;             // echoed when non-empty
+  Parameters parameters;
+  NamedTensors inputs;  // views into the request's buffers where possible
+  std::vector<RequestedOutput> outputs;  // empty: every output
+  bool binary_outputs = false;  // HTTP: binary_data_output, the default for outputs not listed
+};
+
+struct InferOutput {
+  std::string name;
+  Tensor tensor;
+  bool binary = false;
+};
+
+struct InferResponse {
+  std::string model_name;
+  std::string model_version;  // a numeric string, as the protocol writes it
+  std::string id;
+  std::vector<InferOutput> outputs;
+};
+
+}  // namespace polaris

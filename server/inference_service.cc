@@ -1,0 +1,238 @@
+#include "server/inference_service.h"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <filesystem>
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include "core/build_info.h"
+#include "core/class_scores.h"
+#include "runtime/model_config.h"
+#include "runtime/model_repository.h"
+
+namespace polaris {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// The extensions Polaris implements, as the server metadata lists them
+// (perf_analyzer fetches statistics only when "statistics" is listed).
+// Only what is served: no shared memory, no schedule_policy (priorities
+// and queue policies come with the scheduler).
+const std::vector<std::string> kExtensions = {"classification",     "model_repository", "model_configuration",
+                                              "binary_tensor_data", "parameters",       "statistics"};
+
+std::vector<int64_t> metadata_shape(const google::protobuf::RepeatedField<int64_t>& dims, int max_batch_size) {
+  std::vector<int64_t> shape;
+  if (max_batch_size > 0) shape.push_back(-1);
+  shape.insert(shape.end(), dims.begin(), dims.end());
+  return shape;
+}
+
+template <typename ConfigTensor>
+TensorMetadataView tensor_view(const ConfigTensor& t, int max_batch_size) {
+  return {t.name(), std::string(to_string(from_config_data_type(t.data_type()))),
+          metadata_shape(t.dims(), max_batch_size)};
+}
+
+Status check_input(const inference::ModelInput& expected, const Tensor& tensor, int max_batch_size,
+                   const std::string& model) {
+  const DataType want = from_config_data_type(expected.data_type());
+  if (want != DataType::kInvalid && tensor.dtype() != want)
+    return InvalidArgument(fmt::format("input '{}' of model '{}' has datatype {}, the model expects {}",
+                                       expected.name(), model, to_string(tensor.dtype()), to_string(want)));
+  const auto& shape = tensor.shape().dims();
+  const std::size_t batch_dims = max_batch_size > 0 ? 1 : 0;
+  bool ok = shape.size() == expected.dims_size() + batch_dims;
+  if (ok && batch_dims == 1) ok = shape[0] >= 1 && shape[0] <= max_batch_size;
+  for (int i = 0; ok && i < expected.dims_size(); ++i)
+    ok = expected.dims(i) < 0 || expected.dims(i) == shape[batch_dims + i];
+  if (!ok) {
+    const std::string want_shape = Shape(metadata_shape(expected.dims(), max_batch_size)).to_string();
+    return InvalidArgument(fmt::format(
+        "input '{}' of model '{}' has shape {}, the model expects {}{}", expected.name(), model,
+        tensor.shape().to_string(), want_shape,
+        max_batch_size > 0 ? fmt::format(" with a batch of 1 to {}", max_batch_size) : std::string()));
+  }
+  return Status::Ok();
+}
+
+Status check_request(const InferRequest& request, const inference::ModelConfig& config) {
+  const std::string& model = request.model_name;
+  for (std::size_t i = 0; i < request.inputs.size(); ++i)
+    for (std::size_t j = i + 1; j < request.inputs.size(); ++j)
+      if (request.inputs[i].name == request.inputs[j].name)
+        return InvalidArgument(fmt::format("input '{}' is given twice", request.inputs[i].name));
+  if (config.input_size() > 0) {
+    for (const NamedTensor& in : request.inputs) {
+      const auto it = std::find_if(config.input().begin(), config.input().end(),
+                                   [&](const auto& i) { return i.name() == in.name; });
+      if (it == config.input().end())
+        return InvalidArgument(fmt::format("model '{}' has no input named '{}'", model, in.name));
+      POLARIS_RETURN_IF_ERROR(check_input(*it, in.tensor, config.max_batch_size(), model));
+    }
+    for (const auto& expected : config.input()) {
+      const bool given = std::any_of(request.inputs.begin(), request.inputs.end(),
+                                     [&](const NamedTensor& t) { return t.name == expected.name(); });
+      if (!given && !expected.optional())
+        return InvalidArgument(fmt::format("input '{}' of model '{}' is missing", expected.name(), model));
+    }
+  }
+  if (config.output_size() > 0)
+    for (const RequestedOutput& out : request.outputs)
+      if (std::none_of(config.output().begin(), config.output().end(),
+                       [&](const auto& o) { return o.name() == out.name; }))
+        return InvalidArgument(fmt::format("model '{}' has no output named '{}'", model, out.name));
+  return Status::Ok();
+}
+
+// Labels of an output's label_filename, read once per file.
+std::vector<std::string> labels_for(const inference::ModelConfig& config, const std::string& output,
+                                    const std::string& model_path) {
+  static std::mutex mu;
+  static std::map<std::string, std::vector<std::string>> cache;
+  for (const auto& o : config.output()) {
+    if (o.name() != output || o.label_filename().empty()) continue;
+    const std::string& file = o.label_filename();
+    if (file.find('/') != std::string::npos || file == "..") return {};  // a plain name only
+    // <model>/<version>/model.onnx: the labels sit in <model>/ (Triton), or
+    // beside the file for a model added by path.
+    const fs::path version_dir = fs::path(model_path).parent_path();
+    for (const fs::path& dir : {version_dir.parent_path(), version_dir}) {
+      const std::string path = (dir / file).string();
+      std::lock_guard lock(mu);
+      if (auto it = cache.find(path); it != cache.end()) return it->second;
+      std::error_code ec;
+      if (fs::is_regular_file(path, ec)) return cache[path] = load_labels(path);
+    }
+  }
+  return {};
+}
+
+// The classification extension: the top `k` classes of each batch row as
+// "score:index[:label]" strings (Triton's format), shaped [batch, k] or [k].
+Result<Tensor> classify(const Tensor& scores, uint32_t k, bool batched, const std::vector<std::string>& labels,
+                        const std::string& output) {
+  POLARIS_ASSIGN_OR_RETURN(int64_t count, scores.shape().element_count());
+  const int64_t rows = batched && scores.shape().rank() > 0 ? scores.shape()[0] : 1;
+  if (rows <= 0 || count % rows != 0 || count / rows < 2)
+    return InvalidArgument("output '" + output + "' cannot be classified: it holds no class scores");
+  POLARIS_ASSIGN_OR_RETURN(Tensor view, Tensor::borrow(scores.dtype(), Shape{rows, count / rows},
+                                                       const_cast<void*>(scores.data()), scores.byte_size()));
+  const auto top = top_k(view, static_cast<int>(std::min<uint32_t>(k, 1u << 20)), labels);
+  if (top.empty())
+    return InvalidArgument("output '" + output + "' cannot be classified: only FP16, FP32 and FP64 scores can");
+  std::vector<std::string> strings;
+  strings.reserve(top.size());
+  for (const ClassScore& s : top)
+    strings.push_back(std::to_string(static_cast<float>(s.score)) + ":" + std::to_string(s.index) +
+                      (s.label.empty() ? "" : ":" + s.label));
+  const int64_t per_row = static_cast<int64_t>(top.size()) / rows;
+  return Tensor::from_strings(batched ? Shape{rows, per_row} : Shape{per_row}, strings);
+}
+
+}  // namespace
+
+Result<int64_t> parse_model_version(std::string_view text) {
+  if (text.empty()) return int64_t{0};
+  int64_t version = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), version);
+  if (ec != std::errc() || end != text.data() + text.size() || version < 1)
+    return InvalidArgument("model version '" + std::string(text) + "' is not a positive integer");
+  return version;
+}
+
+ServerMetadataView InferenceService::server_metadata() const {
+  return {"polaris", build_info::kPolarisVersion, kExtensions};
+}
+
+Result<ModelMetadataView> InferenceService::model_metadata(std::string_view name, int64_t version) {
+  POLARIS_ASSIGN_OR_RETURN(ModelHandle handle, manager_.acquire(name, version));
+  const inference::ModelConfig& config = handle.config();
+  ModelMetadataView view;
+  view.name = handle.name();
+  for (const auto& row : manager_.index())
+    if (row.name == view.name && row.version > 0) view.versions.push_back(std::to_string(row.version));
+  view.platform = !config.platform().empty() ? config.platform() : config.backend();
+  for (const auto& in : config.input()) view.inputs.push_back(tensor_view(in, config.max_batch_size()));
+  for (const auto& out : config.output()) view.outputs.push_back(tensor_view(out, config.max_batch_size()));
+  return view;
+}
+
+Result<inference::ModelConfig> InferenceService::model_config(std::string_view name, int64_t version) {
+  POLARIS_ASSIGN_OR_RETURN(ModelHandle handle, manager_.acquire(name, version));
+  return handle.config();
+}
+
+Result<bool> InferenceService::model_ready(std::string_view name, int64_t version) {
+  POLARIS_RETURN_IF_ERROR(validate_model_name(name));
+  bool known = false, ready = false;
+  int64_t latest_ready = 0;
+  for (const auto& row : manager_.index()) {
+    if (row.name != name) continue;
+    known = true;
+    if (row.state == ModelState::kReady) {
+      latest_ready = std::max(latest_ready, row.version);
+      if (version > 0 && row.version == version) ready = true;
+    }
+  }
+  if (!known) return NotFound("unknown model '" + std::string(name) + "'");
+  return version > 0 ? ready : latest_ready > 0;
+}
+
+Result<std::vector<ModelManager::VersionStatistics>> InferenceService::statistics(std::string_view name,
+                                                                                  int64_t version) const {
+  POLARIS_ASSIGN_OR_RETURN(auto all, manager_.statistics(name));
+  if (version > 0) {
+    std::erase_if(all, [&](const auto& s) { return s.version != version; });
+    if (all.empty())
+      return NotFound(fmt::format("model '{}' has no version {}", name, version));
+  }
+  return all;
+}
+
+std::vector<ModelVersionStatus> InferenceService::repository_index(bool ready_only) {
+  auto rows = manager_.index();
+  if (ready_only) std::erase_if(rows, [](const auto& r) { return r.state != ModelState::kReady; });
+  return rows;
+}
+
+Result<InferResponse> InferenceService::infer(const InferRequest& request) {
+  if (!ready()) return Unavailable("the server is shutting down");
+  POLARIS_ASSIGN_OR_RETURN(ModelHandle handle, manager_.acquire(request.model_name, request.model_version));
+  const auto start = std::chrono::steady_clock::now();
+  const inference::ModelConfig& config = handle.config();
+  if (Status valid = check_request(request, config); !valid.ok()) {
+    handle.statistics().record_failure(std::chrono::steady_clock::now() - start);
+    return valid;
+  }
+  std::vector<std::string> names;
+  for (const RequestedOutput& out : request.outputs) names.push_back(out.name);
+  POLARIS_ASSIGN_OR_RETURN(NamedTensors outputs, handle.run(request.inputs, names));
+
+  InferResponse response;
+  response.model_name = handle.name();
+  response.model_version = std::to_string(handle.version());
+  response.id = request.id;
+  for (NamedTensor& out : outputs) {
+    const auto asked = std::find_if(request.outputs.begin(), request.outputs.end(),
+                                    [&](const RequestedOutput& r) { return r.name == out.name; });
+    InferOutput result{out.name, std::move(out.tensor), request.binary_outputs};
+    if (asked != request.outputs.end()) {
+      result.binary = asked->binary;
+      if (asked->classification > 0) {
+        const auto labels = labels_for(config, out.name, handle.metadata().path);
+        POLARIS_ASSIGN_OR_RETURN(result.tensor, classify(result.tensor, asked->classification,
+                                                         config.max_batch_size() > 0, labels, out.name));
+      }
+    }
+    response.outputs.push_back(std::move(result));
+  }
+  return response;
+}
+
+}  // namespace polaris

@@ -1,0 +1,78 @@
+// InferenceService: what the KServe v2 frontends (HTTP, gRPC) ask of
+// Polaris, in protocol-neutral terms. The frontends only decode and encode;
+// checks, model lookup, running and the classification extension live here
+// once, so both protocols answer the same way.
+// Thread-safety: all methods are thread-safe.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "proto/model_config.pb.h"
+#include "runtime/model_manager.h"
+#include "server/infer_types.h"
+
+namespace polaris {
+
+struct TensorMetadataView {
+  std::string name;
+  std::string datatype;  // KServe name: "FP32", "BYTES", ...
+  std::vector<int64_t> shape;  // -1 for variable dims; batch dim first when batching
+};
+
+struct ModelMetadataView {
+  std::string name;
+  std::vector<std::string> versions;
+  std::string platform;  // "onnxruntime_onnx", "pytorch_libtorch"
+  std::vector<TensorMetadataView> inputs, outputs;
+};
+
+struct ServerMetadataView {
+  std::string name;
+  std::string version;
+  std::vector<std::string> extensions;
+};
+
+// "" -> 0 (latest), "3" -> 3; InvalidArgument for anything else.
+Result<int64_t> parse_model_version(std::string_view text);
+
+class InferenceService {
+ public:
+  explicit InferenceService(ModelManager& manager) : manager_(manager) {}
+
+  bool live() const { return true; }
+  // False once shutdown began: load balancers stop sending work.
+  bool ready() const { return ready_.load(); }
+  void set_ready(bool ready) { ready_ = ready; }
+
+  ServerMetadataView server_metadata() const;
+  // Metadata and config come from the loaded model (a lazy model loads).
+  Result<ModelMetadataView> model_metadata(std::string_view name, int64_t version);
+  Result<inference::ModelConfig> model_config(std::string_view name, int64_t version);
+  // NotFound for unknown models; never loads.
+  Result<bool> model_ready(std::string_view name, int64_t version);
+  // Every version of `name` (every model when empty); version 0: all.
+  Result<std::vector<ModelManager::VersionStatistics>> statistics(std::string_view name, int64_t version) const;
+  std::vector<ModelVersionStatus> repository_index(bool ready_only);
+  Status load_model(std::string_view name) { return manager_.load(name); }
+  Status unload_model(std::string_view name) { return manager_.unload(name); }
+
+  // Checks the request against the model's (completed) config: every input
+  // present (unless optional), known names, dtypes and shapes (batch dim
+  // within max_batch_size), requested outputs known. Then runs it and
+  // applies the classification extension. Failures count in the model's
+  // statistics.
+  Result<InferResponse> infer(const InferRequest& request);
+
+  ModelManager& manager() { return manager_; }
+
+ private:
+  ModelManager& manager_;
+  std::atomic<bool> ready_{true};
+};
+
+}  // namespace polaris
