@@ -159,6 +159,7 @@ ModelManager::~ModelManager() {
     stopping_ = true;
   }
   changed_.notify_all();
+  stop_.notify_all();
   if (background_.joinable()) background_.join();
   std::vector<std::pair<std::string, int64_t>> loaded;
   {
@@ -173,7 +174,9 @@ void ModelManager::background_loop() {
   auto next_poll = Clock::now() + options_.poll_interval;
   std::unique_lock lock(mu_);
   while (!stopping_) {
-    changed_.wait_for(lock, kBackgroundTick);
+    // Its own condition variable: `changed_` fires on every request's end,
+    // and waking this thread for each one cost more than the request.
+    stop_.wait_for(lock, kBackgroundTick);
     if (stopping_) break;
     lock.unlock();
     expire_idle_models();

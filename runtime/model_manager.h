@@ -235,6 +235,7 @@ class ModelManager {
   std::mutex load_mu_;  // held for a whole load: loads run one at a time (taken before mu_)
   mutable std::mutex mu_;
   std::condition_variable changed_;  // any slot state or in-flight count changed
+  std::condition_variable stop_;     // wakes the background thread to stop
   std::map<std::string, std::unique_ptr<Entry>, std::less<>> entries_;  // guarded by mu_
   MemoryTracker tracker_;                                               // guarded by mu_
   ManagerCounters counters_;                                            // guarded by mu_

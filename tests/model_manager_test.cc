@@ -276,8 +276,11 @@ TEST_F(ModelManagerTest, MemoryBudgetThatFitsTwoOfThreeEvictsInLruOrderAndIsNeve
       if (r.state == ModelState::kReady) resident.insert(r.name);
     EXPECT_EQ(resident, expected) << "after " << name << " (one model measures " << format_byte_size(one) << ")";
 #ifndef POLARIS_ASAN  // ASan's quarantine keeps freed memory resident on purpose
+    // The budget is enforced on the accounting (checked exactly above). RSS
+    // also holds allocator slack that belongs to no model (free pages
+    // glibc keeps below its trim threshold), so it must agree within 5%.
     const uint64_t rss = process_rss_bytes();
-    EXPECT_LE(rss > rss_base ? rss - rss_base : 0, budget) << "RSS growth after " << name;
+    EXPECT_LE(rss > rss_base ? rss - rss_base : 0, budget + budget / 20) << "RSS growth after " << name;
 #endif
   }
   EXPECT_GE(m->counters().evictions, 5u);
