@@ -179,6 +179,9 @@ class ModelManager {
   // Every model and version, sorted by name then version. In lazy mode the
   // repository is re-read first, so new folders appear.
   std::vector<ModelVersionStatus> index();
+  // The same rows as known now, without reading the repository (for
+  // per-request paths: readiness, metadata, metrics); one model or all.
+  std::vector<ModelVersionStatus> status(std::string_view only_model = "") const;
   // One repository synchronisation, as the poll thread does it.
   Status poll_now();
   std::vector<DeviceMemory> memory() const;

@@ -170,9 +170,14 @@ std::vector<ModelVersionStatus> ModelManager::index() {
     Status s = sync_repository(std::nullopt, false);
     if (!s.ok()) spdlog::warn("repository scan failed: {}", s.message());
   }
+  return status();
+}
+
+std::vector<ModelVersionStatus> ModelManager::status(std::string_view only_model) const {
   std::lock_guard lock(mu_);
   std::vector<ModelVersionStatus> rows;
   for (const auto& [name, entry] : entries_) {
+    if (!only_model.empty() && name != only_model) continue;
     if (!entry->status.ok() || entry->versions.empty()) {
       ModelVersionStatus row;
       row.name = name;

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "server/inference_service.h"
+#include "server/wire_tensor.h"
 
 namespace polaris {
 namespace {
@@ -47,13 +48,6 @@ Result<uint32_t> classification_count(const inference::InferParameter& p, const 
   if (k < 1 || k > std::numeric_limits<uint32_t>::max())
     return InvalidArgument("output '" + output + "': parameter 'classification' must be an integer from 1 to 2^32-1");
   return static_cast<uint32_t>(k);
-}
-
-// A BOOL byte other than 0 or 1 is not a bool: reading it as one is undefined.
-Status check_bool_bytes(const Tensor& tensor, const std::string& input) {
-  for (std::byte b : tensor.bytes())
-    if (b != std::byte{0} && b != std::byte{1}) return input_error(input, "holds a BOOL byte that is neither 0 nor 1");
-  return Status::Ok();
 }
 
 // The typed-contents fields that hold values, by their protocol names.
@@ -147,19 +141,13 @@ Result<Tensor> decode_typed_input(const InputMessage& input, DataType type, cons
   return input_error(name, fmt::format("has datatype {}, which has no typed contents", to_string(type)));
 }
 
-// A view into the message's raw bytes, or a copy when they are misaligned
-// for the element type (engines read them as typed arrays). Tensor checks
-// the size against dtype x shape (and parses BYTES) before keeping anything.
+// A view into the message's raw bytes (tensor_from_wire: copied when
+// misaligned, sizes and BOOL bytes checked).
 Result<Tensor> decode_raw_input(const InputMessage& input, DataType type, const Shape& shape, const std::string& raw,
                                 const std::shared_ptr<const void>& keepalive) {
   if (!populated_fields(input.contents()).empty())
     return input_error(input.name(), "carries both raw_input_contents and typed contents");
-  const std::size_t alignment = std::max<std::size_t>(element_size(type), 1);
-  const bool aligned = reinterpret_cast<std::uintptr_t>(raw.data()) % alignment == 0;
-  Result<Tensor> tensor = aligned ? Tensor::borrow(type, shape, const_cast<char*>(raw.data()), raw.size(), keepalive)
-                                  : Tensor::copy_of(type, shape, raw.data(), raw.size());
-  if (!tensor.ok()) return tensor.status().with_context("input '" + input.name() + "'");
-  return tensor;
+  return tensor_from_wire(type, shape, raw.data(), raw.size(), keepalive, input.name());
 }
 
 Result<NamedTensor> decode_input(const inference::ModelInferRequest& message, int index,
@@ -176,7 +164,6 @@ Result<NamedTensor> decode_input(const inference::ModelInferRequest& message, in
                               ? decode_raw_input(input, *type, shape, message.raw_input_contents(index), keepalive)
                               : decode_typed_input(input, *type, shape, *count);
   if (!tensor.ok()) return tensor.status();
-  if (*type == DataType::kBool) POLARIS_RETURN_IF_ERROR(check_bool_bytes(*tensor, name));
   return NamedTensor{name, std::move(tensor).value()};
 }
 

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/model_config.h"
+#include "server/wire_tensor.h"
 
 namespace polaris {
 namespace {
@@ -139,24 +140,6 @@ Result<Tensor> tensor_from_json_data(DataType dtype, const Shape& shape, const j
   return t;
 }
 
-// A view of `size` bytes at `data` inside `body`, copied when the address is
-// not aligned for the element type (engines may load it with aligned
-// instructions). BOOL bytes must be 0 or 1.
-Result<Tensor> tensor_from_bytes(DataType dtype, const Shape& shape, const char* data, std::size_t size,
-                                 const std::shared_ptr<const std::string>& body, const std::string& input) {
-  if (dtype == DataType::kBool)
-    for (std::size_t i = 0; i < size; ++i)
-      if (static_cast<unsigned char>(data[i]) > 1)
-        return InvalidArgument(fmt::format("input '{}': BOOL byte {} is {}, not 0 or 1", input, i,
-                                           static_cast<unsigned char>(data[i])));
-  const std::size_t align = std::max<std::size_t>(element_size(dtype), 1);
-  Result<Tensor> t = reinterpret_cast<uintptr_t>(data) % align == 0
-                         ? Tensor::borrow(dtype, shape, const_cast<char*>(data), size, body)
-                         : Tensor::copy_of(dtype, shape, data, size);
-  if (!t.ok()) return InvalidArgument("input '" + input + "': " + t.status().message());
-  return t;
-}
-
 Result<Shape> shape_from_json(const json& v, const std::string& input) {
   if (!v.is_array()) return InvalidArgument("input '" + input + "' needs a 'shape' array");
   std::vector<int64_t> dims;
@@ -189,8 +172,8 @@ Status decode_inputs(const json& inputs, const std::shared_ptr<const std::string
       if (*binary_size < 0 || static_cast<std::size_t>(*binary_size) > body->size() - offset)
         return InvalidArgument(fmt::format("input '{}': binary_data_size {} runs past the end of the body", name,
                                            *binary_size));
-      POLARIS_ASSIGN_OR_RETURN(Tensor t, tensor_from_bytes(*dtype, shape, body->data() + offset,
-                                                           static_cast<std::size_t>(*binary_size), body, name));
+      POLARIS_ASSIGN_OR_RETURN(Tensor t, tensor_from_wire(*dtype, shape, body->data() + offset,
+                                                          static_cast<std::size_t>(*binary_size), body, name));
       offset += static_cast<std::size_t>(*binary_size);
       request.inputs.push_back({name, std::move(t)});
     } else {
@@ -305,8 +288,8 @@ Result<InferRequest> decode_raw_infer_request(std::shared_ptr<const std::string>
   }
   InferRequest request;
   request.binary_outputs = true;
-  POLARIS_ASSIGN_OR_RETURN(Tensor t, tensor_from_bytes(dtype, Shape(std::move(dims)), body->data(), body->size(),
-                                                       body, input.name()));
+  POLARIS_ASSIGN_OR_RETURN(Tensor t, tensor_from_wire(dtype, Shape(std::move(dims)), body->data(), body->size(),
+                                                      body, input.name()));
   request.inputs.push_back({input.name(), std::move(t)});
   return request;
 }

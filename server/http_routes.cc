@@ -82,6 +82,15 @@ void compress_for(const HttpRequest& request, HttpResponse& response) {
   response.set(http::field::content_encoding, to_string(encoding));
 }
 
+// The statistics extension's body: {"model_stats": [...]}.
+HttpResponse statistics_response(const HttpRequest& request,
+                                 const Result<std::vector<ModelManager::VersionStatistics>>& stats) {
+  if (!stats.ok()) return make_error(request, stats.status());
+  json list = json::array();
+  for (const auto& s : *stats) list.push_back(statistics_to_json(s.name, std::to_string(s.version), s.stats));
+  return json_response(request, {{"model_stats", list}});
+}
+
 json index_json(const std::vector<ModelVersionStatus>& rows) {
   json out = json::array();
   for (const auto& r : rows)
@@ -138,7 +147,7 @@ void KServeHttpRoutes::handle(HttpRequest&& request, HttpRespond respond) {
   auto parts = split_path(request.target());
   auto serve = [this](const HttpRequest& req, const std::vector<std::string>& path) {
     const auto start = std::chrono::steady_clock::now();
-    HttpResponse response = route(req);
+    HttpResponse response = route(req, path);
     compress_for(req, response);
     record_duration(path, std::chrono::steady_clock::now() - start);
     return response;
@@ -148,8 +157,7 @@ void KServeHttpRoutes::handle(HttpRequest&& request, HttpRespond respond) {
                                respond = std::move(respond)]() mutable { respond(serve(request, parts)); });
 }
 
-HttpResponse KServeHttpRoutes::route(const HttpRequest& request) {
-  const auto parts = split_path(request.target());
+HttpResponse KServeHttpRoutes::route(const HttpRequest& request, const std::vector<std::string>& parts) {
   if (parts.empty() || parts[0] != "v2")
     return make_error(request, NotFound("no such endpoint: " + std::string(request.target())));
   const bool get = request.method() == http::verb::get || request.method() == http::verb::head;
@@ -203,11 +211,7 @@ HttpResponse KServeHttpRoutes::model_route(const HttpRequest& request, const std
   // /v2/models/stats (every model)
   if (parts.size() == 3 && parts[2] == "stats") {
     if (!get) return method_not_allowed(request);
-    auto stats = service_.statistics("", 0);
-    if (!stats.ok()) return make_error(request, stats.status());
-    json list = json::array();
-    for (const auto& s : *stats) list.push_back(statistics_to_json(s.name, std::to_string(s.version), s.stats));
-    return json_response(request, {{"model_stats", list}});
+    return statistics_response(request, service_.statistics("", 0));
   }
   if (parts.size() < 3) return make_error(request, NotFound("no such endpoint: " + std::string(request.target())));
   const std::string& model = parts[2];
@@ -246,11 +250,7 @@ HttpResponse KServeHttpRoutes::model_route(const HttpRequest& request, const std
   }
   if (action == "stats") {
     if (!get) return method_not_allowed(request);
-    auto stats = service_.statistics(model, *version);
-    if (!stats.ok()) return make_error(request, stats.status());
-    json list = json::array();
-    for (const auto& s : *stats) list.push_back(statistics_to_json(s.name, std::to_string(s.version), s.stats));
-    return json_response(request, {{"model_stats", list}});
+    return statistics_response(request, service_.statistics(model, *version));
   }
   if (action == "infer") {
     if (!post) return method_not_allowed(request);

@@ -31,7 +31,7 @@ class KServeHttpRoutes {
   void handle(HttpRequest&& request, HttpRespond respond);
 
  private:
-  HttpResponse route(const HttpRequest& request);
+  HttpResponse route(const HttpRequest& request, const std::vector<std::string>& parts);
   HttpResponse model_route(const HttpRequest& request, const std::vector<std::string>& parts);
   HttpResponse infer(const HttpRequest& request, const std::string& model, int64_t version);
 

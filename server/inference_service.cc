@@ -155,8 +155,8 @@ Result<ModelMetadataView> InferenceService::model_metadata(std::string_view name
   const inference::ModelConfig& config = handle.config();
   ModelMetadataView view;
   view.name = handle.name();
-  for (const auto& row : manager_.index())
-    if (row.name == view.name && row.version > 0) view.versions.push_back(std::to_string(row.version));
+  for (const auto& row : manager_.status(view.name))
+    if (row.version > 0) view.versions.push_back(std::to_string(row.version));
   view.platform = !config.platform().empty() ? config.platform() : config.backend();
   for (const auto& in : config.input()) view.inputs.push_back(tensor_view(in, config.max_batch_size()));
   for (const auto& out : config.output()) view.outputs.push_back(tensor_view(out, config.max_batch_size()));
@@ -172,8 +172,12 @@ Result<bool> InferenceService::model_ready(std::string_view name, int64_t versio
   POLARIS_RETURN_IF_ERROR(validate_model_name(name));
   bool known = false, ready = false;
   int64_t latest_ready = 0;
-  for (const auto& row : manager_.index()) {
-    if (row.name != name) continue;
+  auto rows = manager_.status(name);
+  if (rows.empty()) {  // not listed yet: a folder added since the last scan (lazy mode)
+    rows = manager_.index();
+    std::erase_if(rows, [&](const ModelVersionStatus& r) { return r.name != name; });
+  }
+  for (const auto& row : rows) {
     known = true;
     if (row.state == ModelState::kReady) {
       latest_ready = std::max(latest_ready, row.version);

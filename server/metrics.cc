@@ -103,7 +103,7 @@ std::string MetricsRenderer::render() {
             kCounter, labels, static_cast<double>(st.compute_output.ns) / 1e3);
     }
   }
-  for (const auto& row : manager_.index()) {
+  for (const auto& row : manager_.status()) {
     if (row.version == 0) continue;
     const std::vector<ClientMetric::Label> labels{{"model", row.name}, {"version", std::to_string(row.version)}};
     f.add("nv_inference_pending_request_count", "Instantaneous number of pending requests awaiting execution",
