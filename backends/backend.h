@@ -65,6 +65,16 @@ struct LoadOptions {
   std::map<std::string, std::string> parameters;
 };
 
+// The model config's parameter that chooses providers per model, e.g.
+// parameters { key: "polaris.provider" value: { string_value: "webgpu,cpu" } }
+// in config.pbtxt. Comma-separated, in order of preference.
+inline constexpr const char* kProviderParameter = "polaris.provider";
+
+// The providers a load asks for: the "polaris.provider" parameter when set
+// (a model's own config beats the server-wide --provider), else
+// options.providers.
+std::vector<std::string> requested_providers(const LoadOptions& options);
+
 class Model {
  public:
   virtual ~Model() = default;

@@ -22,6 +22,23 @@ std::string_view to_string(OptimizationLevel level) {
   return "all";
 }
 
+std::vector<std::string> requested_providers(const LoadOptions& options) {
+  const auto it = options.parameters.find(kProviderParameter);
+  if (it == options.parameters.end()) return options.providers;
+  std::vector<std::string> out;
+  std::string item;
+  for (std::size_t i = 0; i <= it->second.size(); ++i) {
+    const char c = i < it->second.size() ? it->second[i] : ',';
+    if (c == ',') {
+      if (!item.empty()) out.push_back(item);
+      item.clear();
+    } else if (c != ' ' && c != '\t') {
+      item += c;
+    }
+  }
+  return out;
+}
+
 ModelMetadata base_metadata(const std::string& path, std::string framework, uint64_t file_size,
                             uint64_t predicted_memory, const LoadOptions& options) {
   ModelMetadata md;

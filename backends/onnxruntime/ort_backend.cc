@@ -66,11 +66,12 @@ class OrtBackend final : public Backend {
     metadata.extra_info["optimization"] = std::string(to_string(options.optimization_level));
     metadata.extra_info["ort_version"] = engine_version();
 
+    const std::vector<std::string> requested = requested_providers(options);
     std::vector<std::string> skipped;
-    const auto plan = provider_plan(options.providers, available_, skipped);
+    const auto plan = provider_plan(requested, available_, skipped);
     std::vector<std::string> failures = skipped;
     for (const auto& provider : plan) {
-      if (options.providers.empty()) {
+      if (requested.empty()) {
         // Auto mode remembers providers that cannot start on this machine,
         // so only the first load pays for finding out.
         std::lock_guard lock(mu_);
@@ -91,7 +92,7 @@ class OrtBackend final : public Backend {
         return session.status().with_context("(after " + join(failures, "; ") + ")");
       }
       failures.push_back(provider + ": " + session.status().message());
-      if (options.providers.empty() && session.status().code() == StatusCode::kUnavailable) {
+      if (requested.empty() && session.status().code() == StatusCode::kUnavailable) {
         std::lock_guard lock(mu_);
         broken_providers_[provider] = session.status().message();
       }
@@ -125,7 +126,7 @@ class OrtBackend final : public Backend {
       } catch (const Ort::Exception& e) {
         // The provider itself cannot start here (missing library or device):
         // Unavailable, which auto mode remembers.
-        return Unavailable(e.what());
+        return Unavailable(provider_failure_reason(provider, e.what()));
       }
 
       // The optimized-model cache, CPU only: providers that compile nodes

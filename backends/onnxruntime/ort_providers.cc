@@ -126,6 +126,19 @@ void append_provider(Ort::SessionOptions& options, const std::string& provider) 
   options.AppendExecutionProvider(name, std::unordered_map<std::string, std::string>{});
 }
 
+std::string provider_failure_reason(const std::string& provider, const std::string& ort_message) {
+  std::string reason = ort_message;
+  if (!reason.empty() && reason[0] == '/') {
+    const auto check = reason.find(" was false. ");
+    if (check != std::string::npos) reason = reason.substr(check + 12);
+  }
+  while (!reason.empty() && (reason.back() == '\n' || reason.back() == ' ')) reason.pop_back();
+  if (provider == "WebGpuExecutionProvider" && reason.find("WebGPU adapter") != std::string::npos)
+    reason += " (Dawn found no Vulkan device it supports: `polaris devices` lists the Vulkan devices; "
+              "VK_DRIVER_FILES chooses the driver; Debian 12's Mesa 22.3 is too old, see docs/gpu.md)";
+  return reason;
+}
+
 std::string short_provider_name(const std::string& provider) {
   for (const auto& p : kProviders)
     if (provider == p.canonical) return p.short_name;

@@ -29,6 +29,12 @@ std::vector<std::string> provider_plan(const std::vector<std::string>& requested
 // when the provider cannot be set up (missing provider library, no device).
 void append_provider(Ort::SessionOptions& options, const std::string& provider);
 
+// The reason a provider could not start, for extra_info["provider_fallback"]:
+// ORT's message without its source location and failed-check prefix
+// ("/onnxruntime_src/...cc:136 ... was false. "), plus what to check when
+// WebGPU found no adapter.
+std::string provider_failure_reason(const std::string& provider, const std::string& ort_message);
+
 // Short name for metadata and logs: "CPUExecutionProvider" -> "cpu".
 std::string short_provider_name(const std::string& provider);
 

@@ -179,7 +179,7 @@ class TorchBackend final : public Backend {
     std::vector<std::string> notes;
     std::optional<torch::jit::Module> loaded;
     c10::Device device(c10::kCPU);
-    for (const c10::Device& candidate : devices_for(options.providers, notes)) {
+    for (const c10::Device& candidate : devices_for(requested_providers(options), notes)) {
       try {
         // No debug files: they hold source ranges for tracebacks and can be
         // as large as the code; error messages keep their cause line.
