@@ -1,4 +1,4 @@
-// polaris: the command-line entry point (info, predict, serve, list, ...).
+// polaris: the command-line entry point (info, predict, serve, list, devices, ...).
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   polaris::cli::add_predict_command(app, exit_code);
   polaris::cli::add_list_command(app, exit_code);
   polaris::cli::add_serve_command(app, exit_code);
+  polaris::cli::add_devices_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
