@@ -57,6 +57,8 @@ def make_default_repo(root):
     links = {
         "efficientnet_lite0/efficientnet_lite0.onnx": "default/efficientnet_lite0/1/model.onnx",
         "efficientnet_lite0/labels.txt": "default/efficientnet_lite0/labels.txt",
+        # Beside model.onnx, where the opencv backend finds it (docs/gpu.md).
+        "efficientnet_lite0/efficientnet_lite0.opencv.onnx": "default/efficientnet_lite0/1/model.opencv.onnx",
         "digits/digits.pt": "default/digits/1/model.pt",
     }
     for src, dst in links.items():
@@ -70,6 +72,7 @@ def generate(root):
 
     import digits
     import efficientnet_lite0
+    import opencv_variants
     import tiny_onnx
     import tiny_torchscript
     import vad
@@ -77,7 +80,7 @@ def generate(root):
     from common import Ctx
 
     ctx = Ctx(root)
-    for module in (tiny_onnx, tiny_torchscript, vision, digits, efficientnet_lite0, vad):
+    for module in (tiny_onnx, tiny_torchscript, vision, digits, efficientnet_lite0, opencv_variants, vad):
         module.generate(ctx)
     make_default_repo(root)
     ctx.write_manifest()  # last: a manifest means every model it lists was checked
