@@ -3,6 +3,10 @@
 // ONNX files are imported with cv::dnn::readNetFromONNX and run on
 // DNN_BACKEND_OPENCV with target CPU, OPENCL or OPENCL_FP16. Input/output
 // names, dtypes and shapes come from the file itself (onnx_interface.h).
+// A model OpenCV 4.6 cannot import is replaced by the converter's output
+// beside it, <stem>.opencv.onnx, when there is one (onnx_import.h); the
+// provider comes from the config's "polaris.provider" parameter or the
+// server's --provider.
 //
 // OpenCL in OpenCV 4.6 has silent fallbacks; we apply the same rules before
 // loading, so that metadata.provider says which target OpenCV really uses and
@@ -14,8 +18,8 @@
 //   OPENCV_DNN_OPENCL_ALLOW_ALL_DEVICES=1, and runs OPENCL_FP16 as FP32 on
 //   non-Intel GPUs (unless that variable is set) or without cl_khr_fp16.
 // OpenCV reads both variables once per process: set them before the module
-// loads. Proof that every layer ran on the device (OpenCV also runs layers
-// without an OpenCL kernel on the CPU) is later work.
+// loads. Layers without an OpenCL kernel (e.g. Padding) run on the CPU inside
+// an OpenCL net; opencv_backend_test counts the kernels PoCL really ran.
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,6 +32,7 @@
 #include <opencv2/dnn.hpp>
 
 #include "backends/backend.h"
+#include "backends/opencv/onnx_import.h"
 #include "backends/opencv/onnx_interface.h"
 #include "backends/opencv/opencv_model.h"
 #include "core/process_memory.h"
@@ -42,10 +47,9 @@ namespace fs = std::filesystem;
 constexpr double kMemoryFactor = 2.0;
 constexpr uint64_t kMemoryOverhead = 16ull << 20;
 
-constexpr const char* kImportHints =
-    ". OpenCV 4.6 does not support some common exports (e.g. Identity on initializers, opset-13 Clip with min/max "
-    "inputs): try constant folding (onnx-simplifier, or torch.onnx.export(do_constant_folding=True)), an "
-    "opset-10 export, or the onnxruntime backend";
+constexpr const char* kRunHints =
+    ". OpenCV 4.6 imports some graphs it cannot run; scripts/polaris-opencv-convert (constant folding, opset-10 "
+    "forms) may help, or serve the model with the onnxruntime backend";
 
 std::string env_or_empty(const char* name) {
   const char* value = std::getenv(name);
@@ -153,32 +157,39 @@ class OpenCvBackend final : public Backend {
                              " bytes; ONNX files over 2 GiB (external data) are not supported by OpenCV DNN");
     POLARIS_ASSIGN_OR_RETURN(OnnxInterface onnx, read_onnx_interface(path));
     release_free_memory();  // the parse's transient copy of the weights
-
-    POLARIS_ASSIGN_OR_RETURN(ModelMetadata metadata, make_metadata(path, size, options, onnx));
-    std::vector<std::string> failures;
-    const auto plan = provider_plan(options.providers, failures);
-
     // OpenCV allocates lazily (blobs on the first forward), so the measured
     // memory is the RSS delta across import plus one warm-up forward. OpenCL
     // buffers on a discrete GPU are not in RSS.
     const uint64_t rss_before = process_rss_bytes();
-    for (const auto& provider : plan) {
+    POLARIS_ASSIGN_OR_RETURN(Imported imported, import_model(path, std::move(onnx)));
+    const std::string& file = imported.file;
+
+    POLARIS_ASSIGN_OR_RETURN(ModelMetadata metadata, make_metadata(path, size, options, imported.onnx));
+    if (file != path) {
+      metadata.extra_info["opencv_model_file"] = file;
+      metadata.extra_info["opencv_import"] = imported.note;
+    }
+    std::vector<std::string> failures;
+    const auto plan = provider_plan(requested_providers(options), failures);
+    for (std::size_t attempt = 0; attempt < plan.size(); ++attempt) {
+      const std::string& provider = plan[attempt];
       cv::dnn::Net net;
+      if (attempt == 0) {
+        net = std::move(imported.net);
+      } else {
+        POLARIS_ASSIGN_OR_RETURN(net, import_onnx(file, file != path));  // a fresh net per target
+      }
       try {
-        net = cv::dnn::readNetFromONNX(path);
         net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
         net.setPreferableTarget(to_cv_target(provider));
         // OpenCV's only optimisation switch is layer fusion.
         net.enableFusion(options.optimization_level != OptimizationLevel::kDisable);
       } catch (const cv::Exception& e) {
-        return InvalidArgument("OpenCV DNN " CV_VERSION " cannot import '" + path + "': " + cv_message(e) +
-                               kImportHints);
-      } catch (const std::exception& e) {
-        return Internal("OpenCV DNN failed importing '" + path + "': " + e.what());
+        return Internal("OpenCV DNN cannot prepare '" + file + "': " + cv_message(e));
       }
-      POLARIS_ASSIGN_OR_RETURN(auto outputs, engine_output_names(net, path, metadata));
-      auto model = std::make_unique<OpenCvModel>(std::move(net), metadata, std::move(outputs), onnx.input_rank_known,
-                                                 onnx.output_rank_known);
+      POLARIS_ASSIGN_OR_RETURN(auto outputs, engine_output_names(net, file, metadata));
+      auto model = std::make_unique<OpenCvModel>(std::move(net), metadata, std::move(outputs),
+                                                 imported.onnx.input_rank_known, imported.onnx.output_rank_known);
       const auto warmup = model->warmup_inputs();
       Status warm = Status::Ok();
       if (warmup.size() == metadata.inputs.size())
@@ -194,14 +205,50 @@ class OpenCvBackend final : public Backend {
         return std::unique_ptr<Model>(std::move(model));
       }
       if (provider == "cpu")
-        return InvalidArgument("OpenCV DNN " CV_VERSION " imported '" + path + "' but cannot run it: " +
-                               warm.message() + kImportHints);
+        return InvalidArgument("OpenCV DNN " CV_VERSION " imported '" + file + "' but cannot run it: " +
+                               warm.message() + kRunHints);
       failures.push_back(provider + ": " + warm.message());
     }
-    return Internal("no OpenCV DNN target could run '" + path + "': " + join(failures, "; "));
+    return Internal("no OpenCV DNN target could run '" + file + "': " + join(failures, "; "));
   }
 
  private:
+  struct Imported {
+    cv::dnn::Net net;
+    std::string file;  // what OpenCV imported: the model, or its converted sibling
+    OnnxInterface onnx;
+    std::string note;  // why the sibling was loaded
+  };
+
+  // The model's own file when OpenCV imports it; else the converter's output
+  // beside it (onnx_import.h), unless that is older than the model (a stale
+  // conversion would silently serve the previous model).
+  static Result<Imported> import_model(const std::string& path, OnnxInterface onnx) {
+    const auto producer = onnx.info.find("producer");
+    const bool converted = producer != onnx.info.end() && producer->second == kConverterProducer;
+    auto own = import_onnx(path, converted);
+    if (own.ok()) return Imported{std::move(own).value(), path, std::move(onnx), ""};
+    const std::string sibling = converted_sibling(path);
+    std::error_code ec;
+    if (converted || sibling.empty() || !fs::is_regular_file(sibling, ec)) return own.status();
+    if (fs::last_write_time(sibling, ec) < fs::last_write_time(path, ec))
+      return InvalidArgument(own.status().message() + ". '" + sibling +
+                             "' is beside it but older than the model: convert the model again");
+    POLARIS_ASSIGN_OR_RETURN(OnnxInterface converted_onnx, read_onnx_interface(sibling));
+    auto theirs = import_onnx(sibling, true);
+    if (!theirs.ok())
+      return InvalidArgument(own.status().message() + ". Its converted file did not import either: " +
+                             theirs.status().message());
+    // "... cannot import '<path>': node 'X' (op Y) failed (...)" -> "node 'X' (op Y)"
+    std::string why = own.status().message();
+    const auto start = why.find("': ");
+    const auto end = why.find(" failed (", start);
+    why = start != std::string::npos && end != std::string::npos ? why.substr(start + 3, end - start - 3) : "";
+    return Imported{std::move(theirs).value(), sibling, std::move(converted_onnx),
+                    "OpenCV " CV_VERSION " cannot import the model itself" + (why.empty() ? "" : " (" + why + ")") +
+                        "; loaded its " + kConverterProducer + " output"};
+  }
+
   Result<ModelMetadata> make_metadata(const std::string& path, uint64_t size, const LoadOptions& options,
                                       const OnnxInterface& onnx) const {
     ModelMetadata md = base_metadata(path, "onnx", size, predict_memory_bytes(size), options);
