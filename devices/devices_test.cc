@@ -132,6 +132,25 @@ TEST(Devices, CudaProbeNeverCrashes) {
   }
 }
 
+TEST(Devices, OldMesaLavapipeIsNotOfferedForWebGpu) {
+  // What probe_vulkan reports for Debian 12's own lavapipe, on which Dawn
+  // finds no adapter (the reason bootstrap unpacks Mesa 25).
+  Device old{"vulkan:0", "llvmpipe (LLVM 15.0.6, 256 bits)", "cpu", 0,
+             {{"driver", "llvmpipe"}, {"driver_info", "Mesa 22.3.6"}}, {}, {}};
+  Device radv{"vulkan:1", "AMD Radeon RX 580 Series (RADV POLARIS10)", "gpu", 0,
+              {{"driver", "radv"}, {"driver_info", "Mesa 22.3.6"}}, {}, {}};
+  DeviceReport report{{DeviceSource{"vulkan", true, "", {old, radv}}}};
+  assign_providers(report, all_engines());
+  const ProviderUse* lvp = provider(report.sources[0].devices[0], "onnxruntime", "webgpu");
+  ASSERT_NE(lvp, nullptr);
+  EXPECT_FALSE(lvp->usable);
+  EXPECT_NE(lvp->note.find("Mesa 25"), std::string::npos);
+  const ProviderUse* rx = provider(report.sources[0].devices[1], "onnxruntime", "webgpu");
+  ASSERT_NE(rx, nullptr);
+  EXPECT_TRUE(rx->usable);
+  EXPECT_NE(rx->note.find("untested"), std::string::npos);
+}
+
 // A recorded sysfs tree of an RX 580 (amdgpu driver, KFD node gfx803).
 TEST(Devices, AmdGpuFromSysfs) {
   const fs::path root = fs::temp_directory_path() / ("polaris-sysfs-" + std::to_string(getpid()));

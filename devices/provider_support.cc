@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <string>
 
 namespace polaris::devices {
 namespace {
@@ -52,9 +53,33 @@ void opencl_providers(Device& d, const EngineFacts& f) {
                          !fp16 ? "the device lacks cl_khr_fp16" : trusted ? "" : untrusted});
 }
 
+// "Mesa 22.3.6" -> 22; 0 for other drivers.
+int mesa_major(const Device& d) {
+  const auto it = d.properties.find("driver_info");
+  if (it == d.properties.end() || it->second.rfind("Mesa ", 0) != 0) return 0;
+  try {
+    return std::stoi(it->second.substr(5));
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
 void vulkan_providers(Device& d, const EngineFacts& f) {
-  // ORT's WebGPU provider runs on Vulkan through Dawn.
-  if (f.onnxruntime) d.providers.push_back(ort_provider(f, "WebGpuExecutionProvider", "webgpu", nullptr));
+  // ORT's WebGPU provider runs on Vulkan through Dawn, which decides at load
+  // whether it accepts the device. Checked here: Debian 12's Mesa 22.3
+  // lavapipe gives "No supported adapters", backports' Mesa 25 works; other
+  // old Mesa drivers are untested, and say so.
+  if (!f.onnxruntime) return;
+  ProviderUse use = ort_provider(f, "WebGpuExecutionProvider", "webgpu", nullptr);
+  const int mesa = mesa_major(d);
+  if (use.usable && mesa > 0 && mesa < 25) {
+    const bool lavapipe = d.properties.count("driver") && d.properties.at("driver") == "llvmpipe";
+    use.usable = !lavapipe || mesa > 22;
+    use.note = lavapipe && mesa <= 22
+                   ? "Dawn finds no adapter on Mesa 22 lavapipe (Debian 12's); bookworm-backports' Mesa 25 works"
+                   : "untested with Mesa " + std::to_string(mesa) + " (Mesa 25 works; Dawn decides at load)";
+  }
+  d.providers.push_back(use);
 }
 
 void cuda_providers(Device& d, const EngineFacts& f) {
