@@ -25,6 +25,21 @@ def models():
     return MODELS
 
 
+def vulkan_icd():
+    """Bootstrap's software Vulkan driver (Mesa 25 lavapipe) as an ICD file for
+    VK_DRIVER_FILES: $POLARIS_VULKAN_ICD, else the build's CMake cache."""
+    icd = os.environ.get("POLARIS_VULKAN_ICD")
+    if not icd:
+        cache = BUILD / "CMakeCache.txt"
+        for line in cache.read_text().splitlines() if cache.exists() else []:
+            if line.startswith("POLARIS_VULKAN_ICD:"):
+                icd = line.split("=", 1)[1]
+    if not icd or not pathlib.Path(icd).exists():
+        pytest.fail(f"no software Vulkan driver ({icd or 'POLARIS_VULKAN_ICD not set'}): "
+                    "run scripts/bootstrap --only mesa-vulkan deps-cmake and reconfigure")
+    return icd
+
+
 def run(*args, env=None, check=True):
     """Runs a command, returns CompletedProcess with text output."""
     full_env = dict(os.environ, **(env or {}))
