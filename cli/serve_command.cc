@@ -38,6 +38,7 @@ struct ServeArgs {
   bool no_autoload = false;
   bool no_warmup = false;
   int threads = 0;
+  int execution_threads = 0;
   int http_threads = 2;
   int workers = 0;
   int inline_below_us = 1000;
@@ -59,6 +60,7 @@ Result<ManagerOptions> manager_options(const ServeArgs& a) {
     return InvalidArgument("--load-model needs --model-control-mode explicit");
   if (a.poll_secs <= 0) return InvalidArgument("--repository-poll-secs must be positive");
   o.poll_interval = std::chrono::milliseconds(static_cast<int64_t>(a.poll_secs * 1000));
+  o.execution_threads = a.execution_threads;
   for (const std::string& limit : a.memory_limits) {
     const auto eq = limit.find('=');
     const std::string device = eq == std::string::npos ? "cpu" : limit.substr(0, eq);
@@ -224,6 +226,9 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   opt("--no-autoload", a->no_autoload, "Answer 503 for evicted models instead of reloading them");
   opt("--no-warmup", a->no_warmup, "Skip warm-up requests before models report ready");
   opt("--threads", a->threads, "Engine intra-op threads shared by all models (0: one per core)");
+  opt("--execution-threads", a->execution_threads,
+      "Threads that call into the engines, shared by all models: at most this many executions at once (0: one "
+      "per core)");
   opt("--http-threads", a->http_threads, "HTTP I/O threads");
   opt("--workers", a->workers, "Threads running HTTP inference requests (0: max(2, cores))");
   opt("--inline-below-us", a->inline_below_us,

@@ -224,8 +224,23 @@ inference::ModelConfig complete_model_config(inference::ModelConfig config, cons
   // Default batching only when the model supplies every tensor: dims a user
   // wrote were written for the max_batch_size they set (0 = no batch dim),
   // and turning batching on under them would change their meaning.
+  // Sequence models' state and control tensors are the scheduler's, not the
+  // client's: they are left out of the inputs and outputs clients see.
+  std::set<std::string> internal;
+  for (const auto& state : config.sequence_batching().state()) {
+    internal.insert(state.input_name());
+    internal.insert(state.output_name());
+  }
+  for (const auto& control : config.sequence_batching().control_input()) internal.insert(control.name());
+  auto visible = [&](const std::vector<TensorInfo>& ts) {
+    std::vector<TensorInfo> out;
+    for (const auto& t : ts)
+      if (!internal.contains(t.name)) out.push_back(t);
+    return out;
+  };
+  const std::vector<TensorInfo> inputs = visible(metadata.inputs), outputs = visible(metadata.outputs);
   if (config.max_batch_size() == 0 && config.input_size() == 0 && config.output_size() == 0 &&
-      !metadata.inputs.empty()) {
+      !config.has_sequence_batching() && !metadata.inputs.empty()) {
     bool batchable = true;
     for (const auto& t : metadata.inputs) batchable = batchable && first_dim_dynamic(t);
     for (const auto& t : metadata.outputs) batchable = batchable && first_dim_dynamic(t);
@@ -240,11 +255,11 @@ inference::ModelConfig complete_model_config(inference::ModelConfig config, cons
     }
     return true;
   };
-  if (config.input_size() == 0 && all_known(metadata.inputs)) {
-    for (const auto& t : metadata.inputs) fill_tensor(config.add_input(), t, strip && t.shape.rank() > 0);
+  if (config.input_size() == 0 && all_known(inputs)) {
+    for (const auto& t : inputs) fill_tensor(config.add_input(), t, strip && t.shape.rank() > 0);
   }
-  if (config.output_size() == 0 && all_known(metadata.outputs)) {
-    for (const auto& t : metadata.outputs) fill_tensor(config.add_output(), t, strip && t.shape.rank() > 0);
+  if (config.output_size() == 0 && all_known(outputs)) {
+    for (const auto& t : outputs) fill_tensor(config.add_output(), t, strip && t.shape.rank() > 0);
   }
   return config;
 }

@@ -62,16 +62,48 @@ std::string memory_device_of(const std::string& provider) {
   return "cpu";
 }
 
+Result<std::vector<InstancePlacement>> plan_instances(const inference::ModelConfig& config) {
+  using Group = inference::ModelInstanceGroup;
+  std::vector<InstancePlacement> plan;
+  for (const Group& group : config.instance_group()) {
+    if (group.count() < 0) return InvalidArgument("instance_group count must be >= 0");
+    const int count = group.count() == 0 ? 1 : group.count();  // Triton: 0/unset means 1
+    if (static_cast<int>(plan.size()) + count > kMaxInstances)
+      return InvalidArgument("instance_group asks for more than " + std::to_string(kMaxInstances) + " instances");
+    for (int i = 0; i < count; ++i) {
+      InstancePlacement p;
+      p.kind = group.kind();
+      if (group.kind() == Group::KIND_GPU) {
+        p.gpu = group.gpus_size() > 0 ? group.gpus(i % group.gpus_size()) : 0;
+        // "cuda:N" reaches libtorch's device N; ONNX Runtime takes "cuda"
+        // (device 0) only, so other GPUs fall back there with the reason.
+        p.providers = {p.gpu == 0 ? "cuda" : "cuda:" + std::to_string(p.gpu), "migraphx", "webgpu", "cpu"};
+      } else if (group.kind() == Group::KIND_CPU) {
+        p.providers = {"cpu"};
+      }
+      plan.push_back(std::move(p));
+    }
+  }
+  if (plan.empty()) plan.emplace_back();
+  return plan;
+}
+
 Result<LoadedInstance> load_model_instance(BackendRegistry& registry, const InstanceRequest& request) {
   const auto start = Clock::now();
   POLARIS_ASSIGN_OR_RETURN(Backend * backend, backend_for_model(registry, request.path, request.config));
+  POLARIS_ASSIGN_OR_RETURN(std::vector<InstancePlacement> placements, plan_instances(request.config));
   LoadOptions options = request.options;
   options.model_name = request.model_name;
   for (const auto& [key, value] : request.config.parameters()) options.parameters[key] = value.string_value();
+  auto options_for = [&](const InstancePlacement& p) {
+    LoadOptions o = options;
+    if (!p.providers.empty()) o.providers = p.providers;
+    return o;
+  };
 
   const uint64_t rss_before = process_rss_bytes();
   const uint64_t heap_before = heap_in_use_bytes();
-  POLARIS_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, backend->load(request.path, options));
+  POLARIS_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, backend->load(request.path, options_for(placements[0])));
   ModelMetadata metadata = model->metadata();
   if (request.has_config) {
     Status valid = validate_model_config(request.config, metadata);
@@ -81,6 +113,19 @@ Result<LoadedInstance> load_model_instance(BackendRegistry& registry, const Inst
   instance.config = complete_model_config(request.config, metadata);
   if (request.warmup)
     POLARIS_RETURN_IF_ERROR(warm_up(*model, instance.config, request.model_dir, metadata));
+  std::string where = metadata.provider;
+  for (std::size_t i = 1; i < placements.size(); ++i) {
+    POLARIS_ASSIGN_OR_RETURN(std::unique_ptr<Model> extra, backend->load(request.path, options_for(placements[i])));
+    if (request.warmup) {
+      ModelMetadata ignored = extra->metadata();
+      POLARIS_RETURN_IF_ERROR(warm_up(*extra, instance.config, request.model_dir, ignored));
+    }
+    where += ", " + extra->metadata().provider;
+    if (auto it = extra->metadata().extra_info.find("provider_fallback"); it != extra->metadata().extra_info.end())
+      metadata.extra_info["instance_" + std::to_string(i) + "_provider_fallback"] = it->second;
+    instance.extra_instances.push_back(std::move(extra));
+  }
+  metadata.extra_info["instances"] = std::to_string(placements.size()) + " (" + where + ")";
   const uint64_t rss_after = process_rss_bytes();
   const uint64_t heap_after = heap_in_use_bytes();
 

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "backends/backend.h"
 #include "backends/registry.h"
@@ -30,6 +31,9 @@ struct InstanceRequest {
 
 struct LoadedInstance {
   std::unique_ptr<Model> model;
+  // Further instances from the config's instance_group counts (the first
+  // is `model`); metadata.extra_info["instances"] lists where each runs.
+  std::vector<std::unique_ptr<Model>> extra_instances;
   // The engine's metadata plus what loading learned: the measured size and
   // extra_info["warmup"].
   ModelMetadata metadata;
@@ -48,6 +52,22 @@ Result<Backend*> backend_for_model(BackendRegistry& registry, const std::string&
 // MIGraphX and ROCm providers ("cuda:1") count on "gpu:N"; everything else,
 // including WebGPU and OpenCL on this project's CPU drivers, on "cpu".
 std::string memory_device_of(const std::string& provider);
+
+// Where one instance runs: the providers to ask for, from its group.
+struct InstancePlacement {
+  inference::ModelInstanceGroup::Kind kind = inference::ModelInstanceGroup::KIND_AUTO;
+  int gpu = -1;  // KIND_GPU: the device; -1: any
+  std::vector<std::string> providers;  // empty: the load defaults
+};
+
+// One placement per instance: each group's `count` (default 1) instances;
+// KIND_GPU instances spread over the group's `gpus` (or GPU 0) round-robin
+// and ask for the GPU providers (CUDA, MIGraphX, WebGPU, falling back to
+// the CPU with the reason in the metadata, as any provider request does);
+// KIND_CPU ones for the CPU. No group: one instance with the defaults.
+// InvalidArgument for a negative count or more than kMaxInstances.
+inline constexpr int kMaxInstances = 64;
+Result<std::vector<InstancePlacement>> plan_instances(const inference::ModelConfig& config);
 
 // Loads, validates, completes, warms up, measures. The measured size is the
 // C heap's growth over load and warm-up (heap_in_use_bytes; RSS growth where

@@ -1,5 +1,7 @@
 #include "runtime/model_manager.h"
 
+#include <future>
+
 #include <algorithm>
 #include <filesystem>
 
@@ -89,21 +91,18 @@ const inference::ModelConfig& ModelHandle::config() const { return model_->confi
 ModelStatistics& ModelHandle::statistics() const { return *model_->stats; }
 Model& ModelHandle::model() const { return *model_->model; }
 
-Result<NamedTensors> ModelHandle::run(const NamedTensors& inputs, const std::vector<std::string>& requested_outputs) {
-  const auto start = Clock::now();
-  auto result = model_->model->run(inputs, requested_outputs);
-  const auto elapsed = Clock::now() - start;
-  if (!result.ok()) {
-    model_->stats->record_failure(elapsed);
-    return result;
-  }
-  ExecutionTiming timing;
-  if (model_->config.max_batch_size() > 0 && !inputs.empty() && inputs.front().tensor.shape().rank() > 0)
-    timing.batch_size = static_cast<uint64_t>(std::max<int64_t>(inputs.front().tensor.shape()[0], 1));
-  timing.compute_infer = elapsed;
-  model_->stats->record_success(timing, elapsed);
-  return result;
+void ModelHandle::submit(InferJob job) { model_->scheduler->submit(std::move(job)); }
+
+Result<NamedTensors> ModelHandle::run(const NamedTensors& inputs, const std::vector<std::string>& requested_outputs,
+                                      RequestOptions options) {
+  std::promise<Result<NamedTensors>> promise;
+  auto future = promise.get_future();
+  submit({inputs, requested_outputs, std::move(options),
+          [&promise](Result<NamedTensors> result) { promise.set_value(std::move(result)); }});
+  return future.get();
 }
+
+SchedulerStatus ModelHandle::scheduler_status() const { return model_->scheduler->status(); }
 
 void ModelManager::release_handle(std::shared_ptr<LoadedModel>& model) {
   std::lock_guard lock(mu_);
@@ -119,7 +118,8 @@ void ModelManager::release_handle(std::shared_ptr<LoadedModel>& model) {
 // ---------------------------------------------------------------- life
 
 ModelManager::ModelManager(ManagerOptions options, BackendRegistry& registry)
-    : options_(std::move(options)), registry_(registry) {
+    : options_(std::move(options)), registry_(registry),
+      pool_(std::make_unique<ExecutionPool>(options_.execution_threads)) {
   if (options_.load_mmap_threshold > 0) set_serving_thresholds();
   tracker_.set_budget("cpu", default_cpu_memory_limit());
   for (const auto& [device, bytes] : options_.memory_limits) tracker_.set_budget(device, bytes);
@@ -496,11 +496,22 @@ Status ModelManager::load_version(const std::string& name, int64_t version, bool
   loaded->version = version;
   loaded->id = id;
   loaded->model = std::move(instance->model);
+  loaded->extra_instances = std::move(instance->extra_instances);
   loaded->metadata = std::move(instance->metadata);
   loaded->config = std::move(instance->config);
   loaded->device = instance->device;
   loaded->bytes = instance->measured_bytes;
   loaded->stats = done->stats;
+  std::vector<Model*> instances{loaded->model.get()};
+  for (const auto& extra : loaded->extra_instances) instances.push_back(extra.get());
+  auto scheduler = make_scheduler(std::move(instances), loaded->config, request.model_dir, *loaded->stats, *pool_);
+  if (!scheduler.ok()) {
+    lock.unlock();
+    loaded.reset();
+    lock.lock();
+    return fail(InvalidArgument("config.pbtxt of '" + name + "': " + scheduler.status().message()));
+  }
+  loaded->scheduler = std::move(*scheduler);
   done->current = loaded;
   done->state = ModelState::kReady;
   done->evicted = false;

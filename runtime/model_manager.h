@@ -46,6 +46,8 @@
 #include "proto/model_config.pb.h"
 #include "runtime/memory_budget.h"
 #include "runtime/model_policy.h"
+#include "runtime/model_scheduler.h"
+#include "runtime/execution_pool.h"
 #include "runtime/model_statistics.h"
 
 namespace polaris {
@@ -73,6 +75,9 @@ struct ManagerOptions {
   std::vector<std::string> pinned_models;  // pinned whatever their config says
   bool autoload = true;  // false: requests for an unloaded model get 503
   std::chrono::milliseconds poll_interval{15000};
+  // Threads that run engine executions for all models (ExecutionPool);
+  // 0: one per core.
+  int execution_threads = 0;
   bool warmup = true;
   LoadOptions load_defaults;  // providers and optimisation level
   // glibc's mmap threshold (set_malloc_thresholds; process-wide) while a
@@ -136,8 +141,14 @@ class ModelHandle {
   int64_t version() const;
   const ModelMetadata& metadata() const;
   const inference::ModelConfig& config() const;  // completed
-  // Runs one request on the engine and records it in the statistics.
-  Result<NamedTensors> run(const NamedTensors& inputs, const std::vector<std::string>& requested_outputs = {});
+  // Hands a request to the model's scheduler (model_scheduler.h); `done`
+  // is called exactly once. The handle must outlive the call of `done`:
+  // keep it (moved) until then.
+  void submit(InferJob job);
+  // submit() and wait: one request, start to end, statistics recorded.
+  Result<NamedTensors> run(const NamedTensors& inputs, const std::vector<std::string>& requested_outputs = {},
+                           RequestOptions options = {});
+  SchedulerStatus scheduler_status() const;
   ModelStatistics& statistics() const;
   Model& model() const;  // the engine model, for schedulers
 
@@ -234,6 +245,8 @@ class ModelManager {
 
   const ManagerOptions options_;
   BackendRegistry& registry_;
+  // Before the models in entries_: destroyed after them (schedulers post here).
+  std::unique_ptr<ExecutionPool> pool_;
 
   std::mutex load_mu_;  // held for a whole load: loads run one at a time (taken before mu_)
   mutable std::mutex mu_;

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "runtime/model_manager.h"
+#include "runtime/model_scheduler.h"
 
 namespace polaris {
 
@@ -39,6 +40,9 @@ struct LoadedModel {
   uint64_t bytes = 0;
   std::shared_ptr<ModelStatistics> stats;
   int in_flight = 0;  // guarded by the manager's mu_
+  std::vector<std::unique_ptr<Model>> extra_instances;  // instance_group counts beyond the first
+  // Declared last: destroyed first, before the instances it runs on.
+  std::unique_ptr<ModelScheduler> scheduler;
 };
 
 struct ModelManager::Slot {

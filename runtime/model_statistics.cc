@@ -4,22 +4,26 @@
 
 namespace polaris {
 
-void ModelStatistics::record_success(const ExecutionTiming& timing, std::chrono::nanoseconds request_total) {
+void ModelStatistics::record_execution(const ExecutionTiming& timing) {
+  std::lock_guard lock(mu_);
+  stats_.inference_count += timing.batch_size;
+  stats_.execution_count += 1;
+  BatchStat& batch = stats_.batch[timing.batch_size];
+  batch.compute_input.add(timing.compute_input);
+  batch.compute_infer.add(timing.compute_infer);
+  batch.compute_output.add(timing.compute_output);
+}
+
+void ModelStatistics::record_request(const ExecutionTiming& timing, std::chrono::nanoseconds request_total) {
   const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::system_clock::now().time_since_epoch());
   std::lock_guard lock(mu_);
   stats_.last_inference_ms = static_cast<uint64_t>(now.count());
-  stats_.inference_count += timing.batch_size;
-  stats_.execution_count += 1;
   stats_.success.add(request_total);
   stats_.queue.add(timing.queue);
   stats_.compute_input.add(timing.compute_input);
   stats_.compute_infer.add(timing.compute_infer);
   stats_.compute_output.add(timing.compute_output);
-  BatchStat& batch = stats_.batch[timing.batch_size];
-  batch.compute_input.add(timing.compute_input);
-  batch.compute_infer.add(timing.compute_infer);
-  batch.compute_output.add(timing.compute_output);
 }
 
 void ModelStatistics::record_failure(std::chrono::nanoseconds request_total) {

@@ -49,7 +49,17 @@ struct ExecutionTiming {
 
 class ModelStatistics {
  public:
-  void record_success(const ExecutionTiming& timing, std::chrono::nanoseconds request_total);
+  // One engine execution (a batch of timing.batch_size elements, from
+  // timing.requests requests): execution and inference counts, batch stats.
+  void record_execution(const ExecutionTiming& timing);
+  // One request that succeeded: its queue time, its execution's phases and
+  // its total time.
+  void record_request(const ExecutionTiming& timing, std::chrono::nanoseconds request_total);
+  // Both, for an execution that served exactly one request.
+  void record_success(const ExecutionTiming& timing, std::chrono::nanoseconds request_total) {
+    record_execution(timing);
+    record_request(timing, request_total);
+  }
   void record_failure(std::chrono::nanoseconds request_total);
   StatisticsSnapshot snapshot() const;
 

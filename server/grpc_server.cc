@@ -151,9 +151,16 @@ class KServeGrpcService final : public GRPCInferenceService::CallbackService {
   grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* context,
                                        const inference::ModelInferRequest* request,
                                        inference::ModelInferResponse* response) override {
-    // gRPC keeps *request alive until Finish, and the decoded request (whose
-    // tensors view into it) dies inside infer(): no keepalive is needed.
-    return on_workers(context, [this, request, response]() { return infer(*request, nullptr, *response); });
+    // gRPC keeps *request and *response alive until Finish, which comes
+    // after the answer: the decoded tensors may view into *request.
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    boost::asio::post(workers_, [this, reactor, request, response]() {
+      infer(*request, nullptr, [reactor, response](Result<InferResponse> result) {
+        if (result.ok()) encode_grpc_infer_response(*result, *response);
+        reactor->Finish(to_grpc(result.ok() ? Status::Ok() : result.status()));
+      });
+    });
+    return reactor;
   }
 
   grpc::ServerBidiReactor<inference::ModelInferRequest, inference::ModelStreamInferResponse>* ModelStreamInfer(
@@ -214,13 +221,12 @@ class KServeGrpcService final : public GRPCInferenceService::CallbackService {
     return on_workers(context, [this, request]() { return service_.unload_model(request->model_name()); });
   }
 
-  // One inference, shared by ModelInfer and ModelStreamInfer.
-  Status infer(const inference::ModelInferRequest& request, std::shared_ptr<const void> keepalive,
-               inference::ModelInferResponse& response) {
-    POLARIS_ASSIGN_OR_RETURN(InferRequest decoded, decode_grpc_infer_request(request, std::move(keepalive)));
-    POLARIS_ASSIGN_OR_RETURN(InferResponse result, service_.infer(decoded));
-    encode_grpc_infer_response(result, response);
-    return Status::Ok();
+  // One inference, shared by ModelInfer and ModelStreamInfer: decodes and
+  // submits; `done` gets the answer (maybe on an execution thread).
+  void infer(const inference::ModelInferRequest& request, std::shared_ptr<const void> keepalive, InferDone done) {
+    auto decoded = decode_grpc_infer_request(request, std::move(keepalive));
+    if (!decoded.ok()) return done(decoded.status());
+    service_.infer_async(std::move(*decoded), std::move(done));
   }
 
   boost::asio::thread_pool& workers() { return workers_; }
@@ -266,14 +272,15 @@ class StreamInferReactor final
     // by a shared_ptr they keep, not by this reactor's read buffer.
     auto request = std::make_shared<inference::ModelInferRequest>(std::move(reading_));
     boost::asio::post(service_.workers(), [this, request]() {
-      inference::ModelStreamInferResponse answer;
-      const Status status = service_.infer(*request, request, *answer.mutable_infer_response());
-      if (!status.ok()) {
-        answer.Clear();
-        answer.set_error_message(status.message());
-      }
-      queue_write(std::move(answer));
-      read_next();
+      service_.infer(*request, request, [this](Result<InferResponse> result) {
+        inference::ModelStreamInferResponse answer;
+        if (result.ok())
+          encode_grpc_infer_response(*result, *answer.mutable_infer_response());
+        else
+          answer.set_error_message(result.status().message());
+        queue_write(std::move(answer));
+        read_next();  // one request of a stream at a time keeps the answers in order
+      });
     });
   }
 

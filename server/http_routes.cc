@@ -143,18 +143,30 @@ void KServeHttpRoutes::record_duration(const std::vector<std::string>& parts, st
   if (!added) it->second = 0.8 * it->second + 0.2 * us;  // a model that slows down leaves the I/O thread soon
 }
 
+// One request from arrival to answer; shared by the asynchronous infer path.
+struct KServeHttpRoutes::Call {
+  HttpRequest request;
+  std::vector<std::string> parts;
+  HttpRespond respond;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+};
+
 void KServeHttpRoutes::handle(HttpRequest&& request, HttpRespond respond) {
   auto parts = split_path(request.target());
-  auto serve = [this](const HttpRequest& req, const std::vector<std::string>& path) {
-    const auto start = std::chrono::steady_clock::now();
-    HttpResponse response = route(req, path);
-    compress_for(req, response);
-    record_duration(path, std::chrono::steady_clock::now() - start);
-    return response;
+  const bool inline_here = runs_inline(request, parts);
+  auto call = std::make_shared<Call>(Call{std::move(request), std::move(parts), std::move(respond)});
+  auto serve = [this, call] {
+    if (!infer_model(call->request, call->parts).empty()) return infer(call);
+    finish(*call, route(call->request, call->parts));
   };
-  if (runs_inline(request, parts)) return respond(serve(request, parts));
-  boost::asio::post(workers_, [serve, parts = std::move(parts), request = std::move(request),
-                               respond = std::move(respond)]() mutable { respond(serve(request, parts)); });
+  if (inline_here) return serve();
+  boost::asio::post(workers_, std::move(serve));
+}
+
+void KServeHttpRoutes::finish(Call& call, HttpResponse response) {
+  compress_for(call.request, response);
+  record_duration(call.parts, std::chrono::steady_clock::now() - call.start);
+  call.respond(std::move(response));
 }
 
 HttpResponse KServeHttpRoutes::route(const HttpRequest& request, const std::vector<std::string>& parts) {
@@ -207,7 +219,6 @@ HttpResponse KServeHttpRoutes::route(const HttpRequest& request, const std::vect
 
 HttpResponse KServeHttpRoutes::model_route(const HttpRequest& request, const std::vector<std::string>& parts) {
   const bool get = request.method() == http::verb::get || request.method() == http::verb::head;
-  const bool post = request.method() == http::verb::post;
   // /v2/models/stats (every model)
   if (parts.size() == 3 && parts[2] == "stats") {
     if (!get) return method_not_allowed(request);
@@ -252,39 +263,51 @@ HttpResponse KServeHttpRoutes::model_route(const HttpRequest& request, const std
     if (!get) return method_not_allowed(request);
     return statistics_response(request, service_.statistics(model, *version));
   }
-  if (action == "infer") {
-    if (!post) return method_not_allowed(request);
-    return infer(request, model, *version);
-  }
+  if (action == "infer") return method_not_allowed(request);  // POST goes to infer() before routing
   return make_error(request, NotFound("no such endpoint: " + std::string(request.target())));
 }
 
-HttpResponse KServeHttpRoutes::infer(const HttpRequest& request, const std::string& model, int64_t version) {
+void KServeHttpRoutes::infer(std::shared_ptr<Call> call) {
+  const HttpRequest& request = call->request;
+  const auto& parts = call->parts;
+  auto fail = [&](const Status& status) { finish(*call, make_error(request, status)); };
+  // /v2/models/<m>/infer or /v2/models/<m>/versions/<v>/infer
+  std::string version_text;
+  if (parts.size() == 6 && parts[3] == "versions") {
+    version_text = parts[4];
+  } else if (parts.size() != 4) {
+    return fail(NotFound("no such endpoint: " + std::string(request.target())));
+  }
+  const std::string& model = parts[2];
+  auto version = parse_model_version(version_text);
+  if (!version.ok()) return fail(version.status());
   auto body = request_body(request, max_body_bytes_);
-  if (!body.ok()) return make_error(request, body.status());
+  if (!body.ok()) return fail(body.status());
   auto json_length = header_length(request);
-  if (!json_length.ok()) return make_error(request, json_length.status());
+  if (!json_length.ok()) return fail(json_length.status());
 
   Result<InferRequest> decoded = Status(StatusCode::kInternal, "not decoded");
   if (json_length->has_value() && **json_length == 0) {
-    auto config = service_.model_config(model, version);
-    if (!config.ok()) return make_error(request, config.status());
+    auto config = service_.model_config(model, *version);
+    if (!config.ok()) return fail(config.status());
     decoded = decode_raw_infer_request(*body, *config);
   } else {
     decoded = decode_infer_request(*body, *json_length);
   }
-  if (!decoded.ok()) return make_error(request, decoded.status());
+  if (!decoded.ok()) return fail(decoded.status());
   decoded->model_name = model;
-  decoded->model_version = version;
+  decoded->model_version = *version;
 
-  auto result = service_.infer(*decoded);
-  if (!result.ok()) return make_error(request, result.status());
-  EncodedInferResponse encoded = encode_infer_response(*result);
-  if (!encoded.json_length) return make_response(request, http::status::ok, std::move(encoded.body));
-  HttpResponse response =
-      make_response(request, http::status::ok, std::move(encoded.body), "application/octet-stream");
-  response.set(kHeaderLength, std::to_string(*encoded.json_length));
-  return response;
+  // The decoded tensors view into *body: the callback keeps it alive.
+  service_.infer_async(std::move(*decoded), [this, call, body = *body](Result<InferResponse> result) {
+    if (!result.ok()) return finish(*call, make_error(call->request, result.status()));
+    EncodedInferResponse encoded = encode_infer_response(*result);
+    if (!encoded.json_length) return finish(*call, make_response(call->request, http::status::ok, std::move(encoded.body)));
+    HttpResponse response =
+        make_response(call->request, http::status::ok, std::move(encoded.body), "application/octet-stream");
+    response.set(kHeaderLength, std::to_string(*encoded.json_length));
+    finish(*call, std::move(response));
+  });
 }
 
 }  // namespace polaris

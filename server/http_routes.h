@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -33,7 +34,10 @@ class KServeHttpRoutes {
  private:
   HttpResponse route(const HttpRequest& request, const std::vector<std::string>& parts);
   HttpResponse model_route(const HttpRequest& request, const std::vector<std::string>& parts);
-  HttpResponse infer(const HttpRequest& request, const std::string& model, int64_t version);
+  struct Call;
+  // Decodes and submits an infer; the answer is sent when the model ran.
+  void infer(std::shared_ptr<Call> call);
+  void finish(Call& call, HttpResponse response);
 
   // Whether a request may run on the I/O thread: an infer for a model whose
   // recent requests were quick.

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <mutex>
 
 #include <fmt/format.h>
@@ -21,10 +22,10 @@ namespace {
 
 // The extensions Polaris implements, as the server metadata lists them
 // (perf_analyzer fetches statistics only when "statistics" is listed).
-// Only what is served: no shared memory, no schedule_policy (priorities
-// and queue policies come with the scheduler).
-const std::vector<std::string> kExtensions = {"classification",     "model_repository", "model_configuration",
-                                              "binary_tensor_data", "parameters",       "statistics"};
+// Only what is served: no shared memory.
+const std::vector<std::string> kExtensions = {"classification", "model_repository", "schedule_policy",
+                                              "model_configuration", "binary_tensor_data", "parameters",
+                                              "statistics", "sequence"};
 
 std::vector<int64_t> metadata_shape(const google::protobuf::RepeatedField<int64_t>& dims, int max_batch_size) {
   std::vector<int64_t> shape;
@@ -205,31 +206,71 @@ std::vector<ModelVersionStatus> InferenceService::repository_index(bool ready_on
   return rows;
 }
 
-Result<InferResponse> InferenceService::infer(const InferRequest& request) {
-  if (!ready()) return Unavailable("the server is shutting down");
-  POLARIS_ASSIGN_OR_RETURN(ModelHandle handle, manager_.acquire(request.model_name, request.model_version));
-  const auto start = std::chrono::steady_clock::now();
-  const inference::ModelConfig& config = handle.config();
-  if (Status valid = check_request(request, config); !valid.ok()) {
-    handle.statistics().record_failure(std::chrono::steady_clock::now() - start);
-    return valid;
-  }
-  std::vector<std::string> names;
-  for (const RequestedOutput& out : request.outputs) names.push_back(out.name);
-  POLARIS_ASSIGN_OR_RETURN(NamedTensors outputs, handle.run(request.inputs, names));
+namespace {
 
+// A request parameter as an unsigned integer (JSON numbers arrive as int64).
+Result<uint64_t> unsigned_parameter(const Parameters& parameters, const std::string& key) {
+  auto it = parameters.find(key);
+  if (it == parameters.end()) return uint64_t{0};
+  if (const auto* u = std::get_if<uint64_t>(&it->second)) return *u;
+  if (const auto* i = std::get_if<int64_t>(&it->second); i != nullptr && *i >= 0) return static_cast<uint64_t>(*i);
+  return InvalidArgument("request parameter '" + key + "' must be a non-negative integer");
+}
+
+Result<bool> bool_parameter(const Parameters& parameters, const std::string& key) {
+  auto it = parameters.find(key);
+  if (it == parameters.end()) return false;
+  if (const auto* b = std::get_if<bool>(&it->second)) return *b;
+  return InvalidArgument("request parameter '" + key + "' must be a boolean");
+}
+
+}  // namespace
+
+Result<RequestOptions> request_options(const Parameters& parameters) {
+  RequestOptions o;
+  POLARIS_ASSIGN_OR_RETURN(o.priority, unsigned_parameter(parameters, "priority"));
+  POLARIS_ASSIGN_OR_RETURN(uint64_t timeout_us, unsigned_parameter(parameters, "timeout"));
+  // Bounded so the deadline arithmetic cannot overflow (a year is plenty).
+  o.timeout = std::chrono::microseconds(std::min<uint64_t>(timeout_us, uint64_t{365} * 24 * 3600 * 1000000));
+  if (auto it = parameters.find("sequence_id"); it != parameters.end()) {
+    if (const auto* text = std::get_if<std::string>(&it->second)) {
+      if (text->empty() || text->size() > 256)
+        return InvalidArgument("request parameter 'sequence_id' must be a number or a string of 1 to 256 bytes");
+      o.sequence = {*text, true};
+    } else {
+      POLARIS_ASSIGN_OR_RETURN(uint64_t id, unsigned_parameter(parameters, "sequence_id"));
+      if (id != 0) o.sequence = {std::to_string(id), false};  // 0: no sequence, as in Triton
+    }
+  }
+  POLARIS_ASSIGN_OR_RETURN(o.sequence_start, bool_parameter(parameters, "sequence_start"));
+  POLARIS_ASSIGN_OR_RETURN(o.sequence_end, bool_parameter(parameters, "sequence_end"));
+  return o;
+}
+
+namespace {
+
+// One request between its submission and its answer: the handle keeps the
+// model loaded, the request keeps the input buffers its tensors view.
+struct InferCall {
+  ModelHandle handle;
+  InferRequest request;
+  InferDone done;
+};
+
+Result<InferResponse> make_response(const InferCall& call, NamedTensors outputs) {
+  const inference::ModelConfig& config = call.handle.config();
   InferResponse response;
-  response.model_name = handle.name();
-  response.model_version = std::to_string(handle.version());
-  response.id = request.id;
+  response.model_name = call.handle.name();
+  response.model_version = std::to_string(call.handle.version());
+  response.id = call.request.id;
   for (NamedTensor& out : outputs) {
-    const auto asked = std::find_if(request.outputs.begin(), request.outputs.end(),
+    const auto asked = std::find_if(call.request.outputs.begin(), call.request.outputs.end(),
                                     [&](const RequestedOutput& r) { return r.name == out.name; });
-    InferOutput result{out.name, std::move(out.tensor), request.binary_outputs};
-    if (asked != request.outputs.end()) {
+    InferOutput result{out.name, std::move(out.tensor), call.request.binary_outputs};
+    if (asked != call.request.outputs.end()) {
       result.binary = asked->binary;
       if (asked->classification > 0) {
-        const auto labels = labels_for(config, out.name, handle.metadata().path);
+        const auto labels = labels_for(config, out.name, call.handle.metadata().path);
         POLARIS_ASSIGN_OR_RETURN(result.tensor, classify(result.tensor, asked->classification,
                                                          config.max_batch_size() > 0, labels, out.name));
       }
@@ -237,6 +278,37 @@ Result<InferResponse> InferenceService::infer(const InferRequest& request) {
     response.outputs.push_back(std::move(result));
   }
   return response;
+}
+
+}  // namespace
+
+void InferenceService::infer_async(InferRequest request, InferDone done) {
+  if (!ready()) return done(Unavailable("the server is shutting down"));
+  auto handle = manager_.acquire(request.model_name, request.model_version);
+  if (!handle.ok()) return done(handle.status());
+  const auto start = std::chrono::steady_clock::now();
+  Status valid = check_request(request, handle->config());
+  Result<RequestOptions> options = valid.ok() ? request_options(request.parameters) : valid;
+  if (!options.ok()) {
+    handle->statistics().record_failure(std::chrono::steady_clock::now() - start);
+    return done(options.status());
+  }
+  std::vector<std::string> names;
+  for (const RequestedOutput& out : request.outputs) names.push_back(out.name);
+  auto call = std::make_shared<InferCall>(InferCall{std::move(*handle), std::move(request), std::move(done)});
+  InferJob job{call->request.inputs, std::move(names), std::move(*options),
+               [call](Result<NamedTensors> outputs) {
+                 call->done(outputs.ok() ? make_response(*call, std::move(*outputs))
+                                         : Result<InferResponse>(outputs.status()));
+               }};
+  call->handle.submit(std::move(job));
+}
+
+Result<InferResponse> InferenceService::infer(const InferRequest& request) {
+  std::promise<Result<InferResponse>> promise;
+  auto answer = promise.get_future();
+  infer_async(request, [&promise](Result<InferResponse> result) { promise.set_value(std::move(result)); });
+  return answer.get();
 }
 
 }  // namespace polaris

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +41,13 @@ struct ServerMetadataView {
 // "" -> 0 (latest), "3" -> 3; InvalidArgument for anything else.
 Result<int64_t> parse_model_version(std::string_view text);
 
+using InferDone = std::function<void(Result<InferResponse>)>;
+
+// The scheduling options a request's parameters carry: "priority",
+// "timeout" (microseconds), "sequence_id" (number or string; 0 = none),
+// "sequence_start", "sequence_end". InvalidArgument for wrong types.
+Result<RequestOptions> request_options(const Parameters& parameters);
+
 class InferenceService {
  public:
   explicit InferenceService(ModelManager& manager) : manager_(manager) {}
@@ -63,9 +71,13 @@ class InferenceService {
 
   // Checks the request against the model's (completed) config: every input
   // present (unless optional), known names, dtypes and shapes (batch dim
-  // within max_batch_size), requested outputs known. Then runs it and
-  // applies the classification extension. Failures count in the model's
-  // statistics.
+  // within max_batch_size), requested outputs known, scheduling parameters
+  // (request_options). Then hands it to the model's scheduler and, when it
+  // ran, applies the classification extension. `done` is called exactly
+  // once, maybe before infer_async returns, maybe on an execution thread;
+  // it must not block. Failures count in the model's statistics.
+  void infer_async(InferRequest request, InferDone done);
+  // infer_async and wait.
   Result<InferResponse> infer(const InferRequest& request);
 
   ModelManager& manager() { return manager_; }

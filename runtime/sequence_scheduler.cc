@@ -1,0 +1,319 @@
+#include "runtime/sequence_scheduler.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include <fmt/format.h>
+
+#include "runtime/batching.h"
+#include "runtime/model_config.h"
+
+namespace polaris {
+namespace {
+
+using Control = inference::ModelSequenceBatching::Control;
+constexpr std::chrono::microseconds kDefaultIdle{1000000};  // Triton's default
+// An initial-state file larger than this is refused: states are small.
+constexpr std::size_t kMaxInitialStateBytes = std::size_t{256} << 20;
+
+Result<Tensor> initial_state(const inference::ModelSequenceBatching::State& s, const std::string& model_dir) {
+  const DataType dtype = from_config_data_type(s.data_type());
+  if (!is_fixed_size(dtype))
+    return InvalidArgument(fmt::format("state '{}': only fixed-size types can be implicit state", s.input_name()));
+  const Shape shape(std::vector<int64_t>(s.dims().begin(), s.dims().end()));
+  POLARIS_RETURN_IF_ERROR(shape.validate_concrete());
+  POLARIS_ASSIGN_OR_RETURN(Tensor zeros, Tensor::allocate(dtype, shape));
+  if (s.initial_state_size() == 0 || s.initial_state(0).has_zero_data()) return zeros;
+  const auto& init = s.initial_state(0);
+  if (init.data_file().empty()) return zeros;
+  const std::filesystem::path file = init.data_file();
+  if (file.is_absolute() || file.has_parent_path() || file.filename() == "..")
+    return InvalidArgument("initial_state data_file must be a plain file name under initial_state/, not '" +
+                           init.data_file() + "'");
+  const auto path = std::filesystem::path(model_dir) / "initial_state" / file;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFound("initial state file " + path.string() + " cannot be read");
+  std::string bytes;
+  bytes.resize(zeros.byte_size() + 1);
+  in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (static_cast<std::size_t>(in.gcount()) != zeros.byte_size() || zeros.byte_size() > kMaxInitialStateBytes)
+    return InvalidArgument(fmt::format("initial state file {} must hold exactly {} bytes ({} of {})", path.string(),
+                                       zeros.byte_size(), shape.to_string(), to_string(dtype)));
+  return Tensor::copy_of(dtype, shape, bytes.data(), zeros.byte_size());
+}
+
+// `rows` copies of `t` stacked along a new first dim.
+Result<Tensor> repeat_rows(const Tensor& t, int64_t rows) {
+  std::vector<int64_t> dims{rows};
+  dims.insert(dims.end(), t.shape().dims().begin(), t.shape().dims().end());
+  POLARIS_ASSIGN_OR_RETURN(Tensor out, Tensor::allocate(t.dtype(), Shape(std::move(dims))));
+  for (int64_t r = 0; r < rows; ++r)
+    std::memcpy(out.mutable_bytes().data() + static_cast<std::size_t>(r) * t.byte_size(), t.data(), t.byte_size());
+  return out;
+}
+
+template <typename T>
+Result<Tensor> filled(const Shape& shape, T value) {
+  POLARIS_ASSIGN_OR_RETURN(int64_t n, shape.element_count());
+  return Tensor::from_values<T>(shape, std::vector<T>(static_cast<std::size_t>(n), value));
+}
+
+}  // namespace
+
+SequenceScheduler::SequenceScheduler(std::vector<Model*> instances, ModelStatistics& stats, ExecutionPool& pool)
+    : SchedulerBase(std::move(instances), stats, pool), per_instance_(instances_.size(), 0) {}
+
+Result<std::unique_ptr<ModelScheduler>> SequenceScheduler::create(std::vector<Model*> instances,
+                                                                  const inference::ModelConfig& config,
+                                                                  const std::string& model_dir,
+                                                                  ModelStatistics& stats, ExecutionPool& pool) {
+  const auto& seq = config.sequence_batching();
+  const ModelMetadata& model = instances.front()->metadata();
+  std::unique_ptr<SequenceScheduler> s(new SequenceScheduler(std::move(instances), stats, pool));
+  s->batched_ = config.max_batch_size() > 0;
+  if (seq.max_sequence_idle_microseconds() > 0)
+    s->idle_timeout_ = std::chrono::microseconds(seq.max_sequence_idle_microseconds());
+  else
+    s->idle_timeout_ = kDefaultIdle;
+  for (const auto& state : seq.state()) {
+    if (model.find_input(state.input_name()) == nullptr)
+      return InvalidArgument(fmt::format("sequence_batching state input '{}' is not an input of the model",
+                                         state.input_name()));
+    if (model.find_output(state.output_name()) == nullptr)
+      return InvalidArgument(fmt::format("sequence_batching state output '{}' is not an output of the model",
+                                         state.output_name()));
+    POLARIS_ASSIGN_OR_RETURN(Tensor initial, initial_state(state, model_dir));
+    s->states_.push_back({state.input_name(), state.output_name(), std::move(initial)});
+  }
+  for (const auto& input : seq.control_input()) {
+    if (model.find_input(input.name()) == nullptr)
+      return InvalidArgument(fmt::format("sequence_batching control input '{}' is not an input of the model",
+                                         input.name()));
+    for (const auto& c : input.control()) {
+      ControlSpec spec{input.name(), c.kind(), DataType::kInvalid};
+      if (c.int32_false_true_size() == 2) {
+        spec.dtype = DataType::kInt32;
+        spec.false_value = c.int32_false_true(0);
+        spec.true_value = c.int32_false_true(1);
+      } else if (c.fp32_false_true_size() == 2) {
+        spec.dtype = DataType::kFp32;
+        spec.false_value = c.fp32_false_true(0);
+        spec.true_value = c.fp32_false_true(1);
+      } else if (c.bool_false_true_size() == 2) {
+        spec.dtype = DataType::kBool;
+        spec.false_value = c.bool_false_true(0);
+        spec.true_value = c.bool_false_true(1);
+      } else if (c.kind() == Control::CONTROL_SEQUENCE_CORRID) {
+        spec.dtype = from_config_data_type(c.data_type());
+        if (spec.dtype != DataType::kInt64 && spec.dtype != DataType::kUint64 && spec.dtype != DataType::kInt32 &&
+            spec.dtype != DataType::kUint32)
+          return InvalidArgument("CONTROL_SEQUENCE_CORRID needs data_type TYPE_UINT64, TYPE_INT64, TYPE_UINT32 or "
+                                 "TYPE_INT32");
+      } else {
+        return InvalidArgument(fmt::format("control input '{}' needs two values in int32_false_true, "
+                                           "fp32_false_true or bool_false_true",
+                                           input.name()));
+      }
+      s->controls_.push_back(spec);
+    }
+  }
+  for (const auto& out : config.output()) s->outputs_.push_back(out.name());
+  return std::unique_ptr<ModelScheduler>(std::move(s));
+}
+
+SequenceScheduler::~SequenceScheduler() {
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [id, s] : sequences_)
+      for (Pending& p : s.queue) fail_locked(p, Unavailable("the model was unloaded"));
+    sequences_.clear();
+  }
+  run_deferred();
+  shut_down();
+}
+
+void SequenceScheduler::fail_locked(Pending& p, Status status) {
+  stats_.record_failure(SchedulerClock::now() - p.arrival);
+  defer_locked([done = std::move(p.job.done), status = std::move(status)]() { done(status); });
+}
+
+void SequenceScheduler::submit(InferJob job) {
+  CallGuard call(*this);
+  const auto now = SchedulerClock::now();
+  const SequenceId id = job.options.sequence;
+  if (id.empty()) {
+    stats_.record_failure(std::chrono::nanoseconds(0));
+    job.done(InvalidArgument("this is a sequence model: every request needs a sequence_id parameter "
+                             "(and sequence_start on a sequence's first request)"));
+    return;
+  }
+  {
+    std::unique_lock lock(mu_);
+    auto it = sequences_.find(id);
+    if (it == sequences_.end()) {
+      if (!job.options.sequence_start) {
+        lock.unlock();
+        stats_.record_failure(std::chrono::nanoseconds(0));
+        job.done(InvalidArgument(fmt::format(
+            "inference request for sequence {} must specify the START flag on the first request of the sequence "
+            "(a sequence idle for more than {} us, or after its END request, is gone)",
+            id.to_string(), idle_timeout_.count())));
+        return;
+      }
+      Sequence fresh;
+      fresh.instance = static_cast<int>(std::min_element(per_instance_.begin(), per_instance_.end()) -
+                                         per_instance_.begin());
+      ++per_instance_[static_cast<std::size_t>(fresh.instance)];
+      it = sequences_.emplace(id, std::move(fresh)).first;
+    }
+    it->second.queue.push_back({std::move(job), now});
+    it->second.last_active = now;
+    ++queued_;
+    dispatch_locked(now);
+  }
+  run_deferred();
+}
+
+SchedulerStatus SequenceScheduler::status() const {
+  std::lock_guard lock(mu_);
+  return {queued_, static_cast<int>(instances_.size()), busy_count_locked(), sequences_.size()};
+}
+
+void SequenceScheduler::on_wake_locked(SchedulerClock::time_point now) { dispatch_locked(now); }
+
+void SequenceScheduler::dispatch_locked(SchedulerClock::time_point now) {
+  auto next_expiry = SchedulerClock::time_point::max();
+  for (auto it = sequences_.begin(); it != sequences_.end();) {
+    Sequence& s = it->second;
+    if (!s.running && !s.queue.empty() && !busy_locked(s.instance)) {
+      Pending request = std::move(s.queue.front());
+      s.queue.pop_front();
+      --queued_;
+      s.running = true;
+      // A start request begins from the initial state even when the id
+      // was in use (Triton restarts the sequence).
+      NamedTensors state = request.job.options.sequence_start ? NamedTensors{} : s.state;
+      start_locked(s.instance, [this, id = it->first, instance = s.instance, request = std::move(request),
+                                state = std::move(state)]() mutable {
+        execute(id, instance, std::move(request), std::move(state));
+      });
+    }
+    if (!s.running && s.queue.empty()) {
+      if (now - s.last_active >= idle_timeout_) {
+        --per_instance_[static_cast<std::size_t>(s.instance)];
+        it = sequences_.erase(it);  // idle too long: its state goes
+        continue;
+      }
+      next_expiry = std::min(next_expiry, s.last_active + idle_timeout_);
+    }
+    ++it;
+  }
+  if (next_expiry != SchedulerClock::time_point::max()) wake_at_locked(next_expiry);
+}
+
+Result<NamedTensors> SequenceScheduler::model_inputs(const Pending& request, const SequenceId& id,
+                                                     const NamedTensors& state) const {
+  NamedTensors inputs = request.job.inputs;
+  const int64_t rows = batch_rows(request.job.inputs);
+  for (const StateSpec& spec : states_) {
+    auto carried = std::find_if(state.begin(), state.end(), [&](const NamedTensor& t) { return t.name == spec.input; });
+    if (carried != state.end()) {
+      inputs.push_back(*carried);
+    } else if (batched_) {
+      POLARIS_ASSIGN_OR_RETURN(Tensor initial, repeat_rows(spec.initial, rows));
+      inputs.push_back({spec.input, std::move(initial)});
+    } else {
+      inputs.push_back({spec.input, spec.initial});
+    }
+  }
+  const Shape control_shape = batched_ ? Shape{rows, 1} : Shape{1};
+  for (const ControlSpec& c : controls_) {
+    bool on = true;  // READY: the request holds valid data
+    if (c.kind == Control::CONTROL_SEQUENCE_START) on = request.job.options.sequence_start;
+    if (c.kind == Control::CONTROL_SEQUENCE_END) on = request.job.options.sequence_end;
+    const double value = on ? c.true_value : c.false_value;
+    Result<Tensor> t = InvalidArgument("unsupported control");
+    if (c.kind == Control::CONTROL_SEQUENCE_CORRID) {
+      if (id.is_string)
+        return InvalidArgument("this model's CONTROL_SEQUENCE_CORRID input needs a numeric sequence_id, not " +
+                               id.to_string());
+      const uint64_t corrid = std::stoull(id.value);
+      if (c.dtype == DataType::kInt64) t = filled<int64_t>(control_shape, static_cast<int64_t>(corrid));
+      if (c.dtype == DataType::kUint64) t = filled<uint64_t>(control_shape, corrid);
+      if (c.dtype == DataType::kInt32) t = filled<int32_t>(control_shape, static_cast<int32_t>(corrid));
+      if (c.dtype == DataType::kUint32) t = filled<uint32_t>(control_shape, static_cast<uint32_t>(corrid));
+    } else if (c.dtype == DataType::kInt32) {
+      t = filled<int32_t>(control_shape, static_cast<int32_t>(value));
+    } else if (c.dtype == DataType::kFp32) {
+      t = filled<float>(control_shape, static_cast<float>(value));
+    } else {  // BOOL: one byte per element (std::vector<bool> has no data())
+      t = filled<uint8_t>(control_shape, value != 0 ? 1 : 0);
+      if (t.ok()) t = Tensor::borrow(DataType::kBool, control_shape, t->mutable_data(), t->byte_size(),
+                                     std::make_shared<Tensor>(*t));
+    }
+    if (!t.ok()) return t.status();
+    inputs.push_back({c.input, std::move(*t)});
+  }
+  return inputs;
+}
+
+void SequenceScheduler::execute(SequenceId id, int instance, Pending request, NamedTensors state) {
+  ExecutionPhases phases;
+  phases.start = SchedulerClock::now();
+  Result<NamedTensors> inputs = model_inputs(request, id, state);
+  std::vector<std::string> wanted = request.job.outputs.empty() ? outputs_ : request.job.outputs;
+  for (const StateSpec& spec : states_) wanted.push_back(spec.output);
+  phases.inputs_ready = SchedulerClock::now();
+  Result<NamedTensors> outputs =
+      inputs.ok() ? instances_[static_cast<std::size_t>(instance)]->run(*inputs, wanted) : inputs.status();
+  phases.engine_done = SchedulerClock::now();
+  NamedTensors answer, next_state;
+  if (outputs.ok()) {
+    for (NamedTensor& out : *outputs) {
+      auto spec = std::find_if(states_.begin(), states_.end(), [&](const StateSpec& s) { return s.output == out.name; });
+      if (spec != states_.end())
+        next_state.push_back({spec->input, std::move(out.tensor)});
+      else
+        answer.push_back(std::move(out));
+    }
+  }
+  phases.outputs_ready = SchedulerClock::now();
+  if (outputs.ok()) {
+    ExecutionTiming execution;
+    execution.batch_size = batched_ ? static_cast<uint64_t>(std::max<int64_t>(batch_rows(request.job.inputs), 1)) : 1;
+    execution.compute_input = phases.inputs_ready - phases.start;
+    execution.compute_infer = phases.engine_done - phases.inputs_ready;
+    execution.compute_output = phases.outputs_ready - phases.engine_done;
+    stats_.record_execution(execution);
+  }
+  {
+    std::lock_guard lock(mu_);
+    auto it = sequences_.find(id);
+    if (it != sequences_.end()) {
+      Sequence& s = it->second;
+      s.running = false;
+      s.last_active = SchedulerClock::now();
+      if (outputs.ok()) s.state = std::move(next_state);  // a failed request leaves the state as it was
+      if (request.job.options.sequence_end) {
+        for (Pending& p : s.queue)
+          fail_locked(p, InvalidArgument(fmt::format("sequence {} already ended", id.to_string())));
+        queued_ -= s.queue.size();
+        --per_instance_[static_cast<std::size_t>(s.instance)];
+        sequences_.erase(it);
+      }
+    }
+    if (outputs.ok()) {
+      record_request(stats_, request.arrival, phases);
+      defer_locked([done = std::move(request.job.done), answer = std::move(answer)]() mutable {
+        done(std::move(answer));
+      });
+    } else {
+      fail_locked(request, outputs.status());
+    }
+  }
+  finish_task(instance);
+}
+
+}  // namespace polaris

@@ -1,0 +1,87 @@
+// SequenceScheduler: stateful models (`sequence_batching` in the config:
+// RNNs, spiking networks, streaming VAD).
+//
+// A request names its sequence with the `sequence_id` parameter (a number
+// or a string); the first request of a sequence sets `sequence_start`, the
+// last `sequence_end`. A sequence is bound to one instance at its start
+// (the one holding the fewest sequences) and its requests run there one at
+// a time, in arrival order; different sequences run in parallel on
+// different instances, one request per execution (Triton's "direct"
+// strategy with one slot: sequences are not stacked into one batch).
+//
+// Implicit state (Triton's semantics): for each `state { input_name,
+// output_name }` the scheduler feeds the model's state input itself: at
+// the sequence start the initial state (`initial_state` zero_data or
+// data_file under <model>/initial_state/, zeros when none is given),
+// afterwards the state output of the sequence's previous request. Clients
+// neither send nor receive state tensors. Control inputs (START, END,
+// READY, CORRID) are filled from the request's flags.
+//
+// A sequence idle (nothing queued or running) for max_sequence_idle_
+// microseconds (default 1 s, as Triton) is dropped with its state; so is a
+// sequence after its end request. A request for a sequence that does not
+// exist without `sequence_start` is refused (400).
+// Thread-safety: as ModelScheduler.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "runtime/scheduler_base.h"
+
+namespace polaris {
+
+class SequenceScheduler final : public SchedulerBase {
+ public:
+  static Result<std::unique_ptr<ModelScheduler>> create(std::vector<Model*> instances,
+                                                        const inference::ModelConfig& config,
+                                                        const std::string& model_dir, ModelStatistics& stats,
+                                                        ExecutionPool& pool);
+  ~SequenceScheduler() override;
+
+  void submit(InferJob job) override;
+  SchedulerStatus status() const override;
+
+ private:
+  struct StateSpec {
+    std::string input, output;
+    Tensor initial;  // without the batch dim when the model batches
+  };
+  struct ControlSpec {
+    std::string input;
+    inference::ModelSequenceBatching::Control::Kind kind;
+    DataType dtype;
+    double false_value = 0, true_value = 1;
+  };
+  struct Pending {
+    InferJob job;
+    SchedulerClock::time_point arrival;
+  };
+  struct Sequence {
+    int instance = 0;
+    NamedTensors state;  // by input name; empty before the first request ran
+    std::deque<Pending> queue;
+    bool running = false;
+    SchedulerClock::time_point last_active;
+  };
+
+  SequenceScheduler(std::vector<Model*> instances, ModelStatistics& stats, ExecutionPool& pool);
+  void on_wake_locked(SchedulerClock::time_point now) override;
+  void dispatch_locked(SchedulerClock::time_point now);
+  void execute(SequenceId id, int instance, Pending request, NamedTensors state);
+  Result<NamedTensors> model_inputs(const Pending& request, const SequenceId& id, const NamedTensors& state) const;
+  void fail_locked(Pending& p, Status status);
+
+  std::vector<StateSpec> states_;
+  std::vector<ControlSpec> controls_;
+  std::vector<std::string> outputs_;  // the model's own outputs (state outputs excluded)
+  bool batched_ = false;              // max_batch_size > 0: tensors carry a batch dim
+  std::chrono::microseconds idle_timeout_{1000000};
+  std::map<SequenceId, Sequence> sequences_;  // guarded by mu_
+  std::vector<int> per_instance_;             // live sequences per instance; guarded by mu_
+  std::size_t queued_ = 0;                    // guarded by mu_
+};
+
+}  // namespace polaris
