@@ -104,6 +104,7 @@ struct ModelVersionStatus {
   uint64_t predicted_bytes = 0;  // the backend's estimate before the last load
   bool pinned = false;
   int in_flight = 0;
+  SchedulerStatus scheduler;  // queue, instances, live sequences (while loaded)
   std::optional<std::chrono::system_clock::time_point> last_used;
   std::chrono::milliseconds last_load_duration{0};
   uint64_t loads = 0;

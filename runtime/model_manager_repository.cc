@@ -203,6 +203,7 @@ std::vector<ModelVersionStatus> ModelManager::status(std::string_view only_model
         row.device = slot.current->device;
         row.resident_bytes = slot.current->bytes;
         row.in_flight = slot.current->in_flight;
+        if (slot.current->scheduler) row.scheduler = slot.current->scheduler->status();
       }
       rows.push_back(std::move(row));
     }

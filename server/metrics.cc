@@ -101,6 +101,12 @@ std::string MetricsRenderer::render() {
             kCounter, labels, static_cast<double>(st.compute_infer.ns) / 1e3);
       f.add("nv_inference_compute_output_duration_us", "Cumulative inference compute output duration in microseconds",
             kCounter, labels, static_cast<double>(st.compute_output.ns) / 1e3);
+      for (const auto& [size, batch] : st.batch) {
+        auto with_size = labels;
+        with_size.push_back({"batch_size", std::to_string(size)});
+        f.add("polaris_batch_executions_total", "Engine executions by batch size (dynamic/adaptive batching)",
+              kCounter, with_size, static_cast<double>(batch.compute_infer.count));
+      }
     }
   }
   for (const auto& row : manager_.status()) {
@@ -110,6 +116,13 @@ std::string MetricsRenderer::render() {
           kGauge, labels, row.in_flight);
     f.add("polaris_queue_depth", "Requests holding the model right now (waiting or running)", kGauge, labels,
           row.in_flight);
+    f.add("polaris_scheduler_queued", "Requests waiting in the model's scheduler for an instance", kGauge, labels,
+          static_cast<double>(row.scheduler.queued));
+    f.add("polaris_instances", "Loaded instances of the model version (instance_group)", kGauge, labels,
+          row.scheduler.instances);
+    f.add("polaris_instances_busy", "Instances executing right now", kGauge, labels, row.scheduler.busy_instances);
+    f.add("polaris_sequences_active", "Live sequences holding state (sequence models)", kGauge, labels,
+          static_cast<double>(row.scheduler.sequences));
     auto with_device = labels;
     with_device.push_back({"device", row.device.empty() ? "none" : row.device});
     f.add("polaris_model_resident_bytes", "Measured memory held by the loaded model (0 when not loaded)", kGauge,

@@ -73,6 +73,7 @@ def generate(root):
     import digits
     import efficientnet_lite0
     import opencv_variants
+    import stateful
     import tiny_onnx
     import tiny_torchscript
     import vad
@@ -80,7 +81,7 @@ def generate(root):
     from common import Ctx
 
     ctx = Ctx(root)
-    for module in (tiny_onnx, tiny_torchscript, vision, digits, efficientnet_lite0, opencv_variants, vad):
+    for module in (tiny_onnx, tiny_torchscript, vision, digits, efficientnet_lite0, opencv_variants, vad, stateful):
         module.generate(ctx)
     make_default_repo(root)
     ctx.write_manifest()  # last: a manifest means every model it lists was checked

@@ -1,0 +1,380 @@
+"""Scheduling through the real server (issue 8): dynamic batching, queue policies, priorities,
+instance groups and sequences, with tritonclient over HTTP and gRPC."""
+import concurrent.futures as cf
+import os
+import pathlib
+import time
+
+import numpy as np
+import pytest
+import tritonclient.grpc as grpcclient
+import tritonclient.http as httpclient
+from tritonclient.utils import InferenceServerException
+
+from conftest import ServerProcess
+
+SIMPLE_TENSORS = "".join(f'{kind} {{ name: "{name}" data_type: TYPE_INT32 dims: [16] }}\n'
+                         for kind, name in [("input", "INPUT0"), ("input", "INPUT1"),
+                                            ("output", "OUTPUT0"), ("output", "OUTPUT1")])
+
+
+def simple_model(repo, name, config, models):
+    (repo / name / "1").mkdir(parents=True)
+    (repo / name / "1" / "model.onnx").symlink_to(models / "tiny" / "simple.onnx")
+    (repo / name / "config.pbtxt").write_text("max_batch_size: 8\n" + SIMPLE_TENSORS + config)
+
+
+def model_dir(repo, name, source, filename, config):
+    (repo / name / "1").mkdir(parents=True)
+    (repo / name / "1" / filename).symlink_to(source)
+    (repo / name / "config.pbtxt").write_text(config)
+
+
+RESNET_IO = ('input { name: "input" data_type: TYPE_FP32 dims: [3, 224, 224] }\n'
+             'output { name: "output" data_type: TYPE_FP32 dims: [1000] }\n')
+
+LIF_CONFIG = """
+max_batch_size: 0
+input { name: "x" data_type: TYPE_FP32 dims: [-1, 8] }
+output { name: "output__0" data_type: TYPE_FP32 dims: [-1, 16] }
+output { name: "output__1" data_type: TYPE_FP32 dims: [-1, 16] }
+sequence_batching {
+  max_sequence_idle_microseconds: 400000
+  state { input_name: "v" output_name: "output__2" data_type: TYPE_FP32 dims: [1, 16]
+          initial_state { data_type: TYPE_FP32 dims: [1, 16] zero_data: true name: "rest" } }
+}
+"""
+LSTM_CONFIG = """
+max_batch_size: 0
+sequence_batching {
+  state { input_name: "h0" output_name: "hn" data_type: TYPE_FP32 dims: [1, 1, 8] }
+  state { input_name: "c0" output_name: "cn" data_type: TYPE_FP32 dims: [1, 1, 8] }
+}
+instance_group { count: 2 kind: KIND_CPU }
+"""
+SILERO_CONFIG = """
+max_batch_size: 0
+sequence_batching {
+  state { input_name: "state" output_name: "stateN" data_type: TYPE_FP32 dims: [2, 1, 128] }
+  state { input_name: "context" output_name: "contextN" data_type: TYPE_FP32 dims: [1, 64] }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def server(polaris_bin, models, tmp_path_factory):
+    root = tmp_path_factory.mktemp("scheduling")
+    repo = root / "repo"
+    repo.mkdir()
+    simple_model(repo, "batched", "dynamic_batching { max_queue_delay_microseconds: 20000 }\n", models)
+    simple_model(repo, "preferred", "dynamic_batching { preferred_batch_size: [4] "
+                                    "max_queue_delay_microseconds: 3000000 }\n", models)
+    simple_model(repo, "window", "dynamic_batching { max_queue_delay_microseconds: 400000 }\n", models)
+    simple_model(repo, "bounded", "dynamic_batching { max_queue_delay_microseconds: 600000 "
+                                  "default_queue_policy { max_queue_size: 2 } }\n", models)
+    simple_model(repo, "expiring", "dynamic_batching { max_queue_delay_microseconds: 1000000 "
+                                   "default_queue_policy { default_timeout_microseconds: 100000 } }\n", models)
+    simple_model(repo, "overridable", "dynamic_batching { max_queue_delay_microseconds: 500000 "
+                                      "default_queue_policy { allow_timeout_override: true } }\n", models)
+    simple_model(repo, "delayed", "dynamic_batching { max_queue_delay_microseconds: 300000 "
+                                  "default_queue_policy { timeout_action: DELAY default_timeout_microseconds: 1000 } }\n",
+                 models)
+    simple_model(repo, "adaptive", 'parameters { key: "polaris.latency_target_ms" value { string_value: "50" } }\n',
+                 models)
+    resnet = models / "vision" / "resnet50.onnx"
+    model_dir(repo, "prioritized", resnet, "model.onnx", "max_batch_size: 1\n" + RESNET_IO +
+              "dynamic_batching { priority_levels: 2 default_priority_level: 2 }\n")
+    model_dir(repo, "one_instance", resnet, "model.onnx", "max_batch_size: 1\n" + RESNET_IO)
+    model_dir(repo, "two_instances", resnet, "model.onnx", "max_batch_size: 1\n" + RESNET_IO +
+              "instance_group { count: 2 kind: KIND_CPU }\n")
+    model_dir(repo, "lif", models / "stateful" / "lif.pt", "model.pt", LIF_CONFIG)
+    model_dir(repo, "lstm", models / "stateful" / "lstm.onnx", "model.onnx", LSTM_CONFIG)
+    model_dir(repo, "silero_stream", models / "silero_vad" / "silero_vad_stream.onnx", "model.onnx", SILERO_CONFIG)
+    srv = ServerProcess(polaris_bin, repo, "--execution-threads", "2")
+    yield srv
+    assert srv.stop() == 0, srv.output()
+
+
+def simple_inputs(rows, seed):
+    rng = np.random.default_rng(seed)
+    a = rng.integers(-1000, 1000, size=(rows, 16), dtype=np.int32)
+    b = rng.integers(-1000, 1000, size=(rows, 16), dtype=np.int32)
+    ins = [httpclient.InferInput("INPUT0", [rows, 16], "INT32"), httpclient.InferInput("INPUT1", [rows, 16], "INT32")]
+    ins[0].set_data_from_numpy(a, binary_data=True)
+    ins[1].set_data_from_numpy(b, binary_data=True)
+    return ins, a, b
+
+
+def stats(client, model):
+    return client.get_inference_statistics(model)["model_stats"][0]
+
+
+def batch_sizes(model_stats):
+    return {b["batch_size"]: b["compute_infer"]["count"] for b in model_stats.get("batch_stats", [])}
+
+
+def concurrently(n, fn):
+    with cf.ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(fn, range(n)))
+
+
+def test_batched_responses_are_each_requests_own_rows(server):
+    """Many concurrent requests with distinct inputs (1 to 3 rows each) share batches, and each
+    response holds exactly its own rows."""
+    def one(i):
+        client = httpclient.InferenceServerClient(server.http_url)
+        rows = 1 + i % 3
+        ins, a, b = simple_inputs(rows, seed=i)
+        result = client.infer("batched", ins)
+        np.testing.assert_array_equal(result.as_numpy("OUTPUT0"), a + b)
+        np.testing.assert_array_equal(result.as_numpy("OUTPUT1"), a - b)
+        return rows
+    rows = concurrently(48, one)
+    st = stats(httpclient.InferenceServerClient(server.http_url), "batched")
+    sizes = batch_sizes(st)
+    assert st["inference_stats"]["success"]["count"] == 48
+    assert st["inference_count"] == sum(rows)
+    assert sum(size * count for size, count in sizes.items()) == sum(rows)
+    assert any(size > 3 for size in sizes), f"no execution held more than one request: {sizes}"
+    assert st["execution_count"] < 48
+
+
+def test_preferred_batch_size_is_formed_without_waiting_the_window(server):
+    client = httpclient.InferenceServerClient(server.http_url)
+    start = time.monotonic()
+    concurrently(8, lambda i: httpclient.InferenceServerClient(server.http_url).infer(
+        "preferred", simple_inputs(1, i)[0]))
+    took = time.monotonic() - start
+    assert batch_sizes(stats(client, "preferred")) == {4: 2}
+    assert took < 2.5, f"batches of the preferred size should go at once, not after the 3 s window ({took:.2f} s)"
+
+
+def test_delay_window_gathers_requests(server):
+    client = httpclient.InferenceServerClient(server.http_url)
+    start = time.monotonic()
+    concurrently(3, lambda i: httpclient.InferenceServerClient(server.http_url).infer("window", simple_inputs(1, i)[0]))
+    took = time.monotonic() - start
+    assert batch_sizes(stats(client, "window")) == {3: 1}
+    assert took >= 0.35, f"the three requests should have waited the 400 ms window ({took:.2f} s)"
+
+
+def test_max_queue_size_rejects_with_503(server):
+    pool = cf.ThreadPoolExecutor(max_workers=2)
+    waiting = [pool.submit(lambda i=i: httpclient.InferenceServerClient(server.http_url).infer(
+        "bounded", simple_inputs(1, i)[0])) for i in range(2)]
+    time.sleep(0.2)  # both are queued in the 600 ms window
+    with pytest.raises(InferenceServerException) as refused:
+        httpclient.InferenceServerClient(server.http_url).infer("bounded", simple_inputs(1, 9)[0])
+    assert refused.value.status() == "503" or "503" in str(refused.value)
+    assert "Exceeds maximum queue size" in refused.value.message()
+    for f in waiting:
+        f.result(timeout=10)  # the queued ones are still served
+    pool.shutdown()
+
+
+def test_queue_timeout_rejects_with_the_documented_error(server):
+    start = time.monotonic()
+    with pytest.raises(InferenceServerException) as expired:
+        httpclient.InferenceServerClient(server.http_url).infer("expiring", simple_inputs(1, 0)[0])
+    took = time.monotonic() - start
+    assert "Request timeout expired" in expired.value.message()
+    assert took < 0.8, f"the 100 ms timeout should fire before the 1 s window ({took:.2f} s)"
+    # gRPC gets the same answer, as UNAVAILABLE.
+    grpc = grpcclient.InferenceServerClient(server.grpc_url)
+    ins = [grpcclient.InferInput("INPUT0", [1, 16], "INT32"), grpcclient.InferInput("INPUT1", [1, 16], "INT32")]
+    for i in ins:
+        i.set_data_from_numpy(np.zeros((1, 16), np.int32))
+    with pytest.raises(InferenceServerException) as over_grpc:
+        grpc.infer("expiring", ins)
+    assert "Request timeout expired" in over_grpc.value.message()
+    assert "UNAVAILABLE" in str(over_grpc.value.status())
+
+
+def test_request_timeout_parameter_when_the_policy_allows_it(server):
+    client = httpclient.InferenceServerClient(server.http_url)
+    with pytest.raises(InferenceServerException) as expired:
+        client.infer("overridable", simple_inputs(1, 0)[0], timeout=50000)
+    assert "Request timeout expired" in expired.value.message()
+    ins, a, b = simple_inputs(1, 1)
+    np.testing.assert_array_equal(client.infer("overridable", ins).as_numpy("OUTPUT0"), a + b)  # no timeout: served
+
+
+def test_delay_action_serves_timed_out_requests_later(server):
+    ins, a, b = simple_inputs(1, 2)
+    result = httpclient.InferenceServerClient(server.http_url).infer("delayed", ins)
+    np.testing.assert_array_equal(result.as_numpy("OUTPUT1"), a - b)
+
+
+def test_priority_level_1_is_served_first(server):
+    """With the only instance busy, a priority-1 request sent after a priority-2 one runs first."""
+    image = np.random.default_rng(0).random((1, 3, 224, 224), dtype=np.float32)
+
+    def request(priority):
+        client = httpclient.InferenceServerClient(server.http_url)
+        ins = [httpclient.InferInput("input", [1, 3, 224, 224], "FP32")]
+        ins[0].set_data_from_numpy(image, binary_data=True)
+        client.infer("prioritized", ins, priority=priority)
+        return time.monotonic()
+
+    request(0)  # loads and warms the model
+    pool = cf.ThreadPoolExecutor(max_workers=3)
+    first = pool.submit(request, 0)
+    time.sleep(0.03)
+    low = pool.submit(request, 2)
+    time.sleep(0.03)
+    high = pool.submit(request, 1)
+    first.result(), low.result(), high.result()
+    pool.shutdown()
+    assert high.result() < low.result(), "the priority-1 request finished after the priority-2 one"
+    with pytest.raises(InferenceServerException) as bad:
+        request(3)
+    assert "priority 3 is outside" in bad.value.message()
+
+
+def test_two_instances_run_requests_in_parallel(server):
+    """instance_group count 2: two concurrent requests find a free instance each, so neither
+    queues behind the other; with one instance the second waits about one execution."""
+    image = np.zeros((1, 3, 224, 224), np.float32)
+
+    def request(model):
+        ins = [httpclient.InferInput("input", [1, 3, 224, 224], "FP32")]
+        ins[0].set_data_from_numpy(image, binary_data=True)
+        httpclient.InferenceServerClient(server.http_url).infer(model, ins)
+
+    client = httpclient.InferenceServerClient(server.http_url)
+    queue_ms = {}
+    for model in ("one_instance", "two_instances"):
+        request(model)  # load
+        before = stats(client, model)["inference_stats"]
+        for _ in range(3):
+            concurrently(2, lambda i: request(model))
+        after = stats(client, model)["inference_stats"]
+        queue_ms[model] = (after["queue"]["ns"] - before["queue"]["ns"]) / 1e6 / 6
+        infer_ms = (after["compute_infer"]["ns"] - before["compute_infer"]["ns"]) / 1e6 / 6
+    assert queue_ms["one_instance"] > 0.3 * infer_ms, queue_ms
+    assert queue_ms["two_instances"] < 0.5 * queue_ms["one_instance"], queue_ms
+    config = client.get_model_config("two_instances")
+    assert config["instance_group"][0]["count"] == 2
+
+
+# ---------------------------------------------------------------- sequences
+
+def lif_reference(models, x):
+    """The LIF layer run locally over all steps at once (Python torch)."""
+    import torch
+    module = torch.jit.load(str(models / "stateful" / "lif.pt"))
+    with torch.no_grad():
+        spikes, membrane, _ = module(torch.from_numpy(x), torch.zeros(1, 16))
+    return spikes.numpy(), membrane.numpy()
+
+
+def test_interleaved_lif_sequences_keep_separate_state(server, models):
+    client = grpcclient.InferenceServerClient(server.grpc_url)
+    rng = np.random.default_rng(4)
+    xs = {7: rng.normal(size=(12, 8)).astype(np.float32), "walk-b": rng.normal(size=(12, 8)).astype(np.float32)}
+    got = {k: [] for k in xs}
+    for step in range(3):  # chunks of 4 steps, the two sequences interleaved
+        for seq, x in xs.items():
+            ins = [grpcclient.InferInput("x", [4, 8], "FP32")]
+            ins[0].set_data_from_numpy(x[step * 4:(step + 1) * 4])
+            r = client.infer("lif", ins, sequence_id=seq, sequence_start=step == 0, sequence_end=step == 2)
+            got[seq].append((r.as_numpy("output__0"), r.as_numpy("output__1")))
+            assert r.as_numpy("output__2") is None, "the state output must not reach the client"
+    for seq, x in xs.items():
+        spikes, membrane = lif_reference(models, x)
+        np.testing.assert_allclose(np.concatenate([m for _, m in got[seq]]), membrane, atol=1e-4)
+        np.testing.assert_array_equal(np.concatenate([s for s, _ in got[seq]]), spikes)
+        assert spikes.sum() > 0
+    # Ended sequences are gone: continuing one without START is refused.
+    ins = [grpcclient.InferInput("x", [4, 8], "FP32")]
+    ins[0].set_data_from_numpy(xs[7][:4])
+    with pytest.raises(InferenceServerException) as gone:
+        client.infer("lif", ins, sequence_id=7)
+    assert "START" in gone.value.message()
+
+
+def test_idle_sequences_time_out_and_free_their_state(server):
+    client = httpclient.InferenceServerClient(server.http_url)
+    ins = [httpclient.InferInput("x", [2, 8], "FP32")]
+    ins[0].set_data_from_numpy(np.ones((2, 8), np.float32))
+    client.infer("lif", ins, sequence_id=99, sequence_start=True)
+    client.infer("lif", ins, sequence_id=99)  # alive
+    time.sleep(0.8)  # max_sequence_idle_microseconds is 400 ms
+    with pytest.raises(InferenceServerException) as gone:
+        client.infer("lif", ins, sequence_id=99)
+    assert "START" in gone.value.message()
+    with pytest.raises(InferenceServerException) as no_id:
+        client.infer("lif", ins)
+    assert "sequence_id" in no_id.value.message()
+
+
+def test_lstm_sequences_equal_one_straight_run(server, models):
+    """Chunks of an LSTM sequence, with h and c carried by the server, equal the whole sequence
+    run at once; two sequences run on the model's two instances side by side."""
+    import onnxruntime as ort
+    sess = ort.InferenceSession(str(models / "stateful" / "lstm.onnx"), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(8)
+    xs = [rng.normal(size=(9, 1, 4)).astype(np.float32) for _ in range(4)]
+
+    def stream(i):
+        client = httpclient.InferenceServerClient(server.http_url)
+        ys = []
+        for k, chunk in enumerate(np.split(xs[i], 3)):
+            ins = [httpclient.InferInput("x", list(chunk.shape), "FP32")]
+            ins[0].set_data_from_numpy(chunk)
+            ys.append(client.infer("lstm", ins, sequence_id=1000 + i, sequence_start=k == 0,
+                                   sequence_end=k == 2).as_numpy("y"))
+        return np.concatenate(ys)
+
+    zeros = np.zeros((1, 1, 8), np.float32)
+    for i, got in enumerate(concurrently(4, stream)):
+        want = sess.run(["y"], {"x": xs[i], "h0": zeros, "c0": zeros})[0]
+        np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_silero_vad_streams_with_only_a_sequence_id(server, models):
+    """The real Silero VAD: 512-sample chunks with only a sequence id give the probabilities of
+    vad.py's straight local run over the whole clip (reference_onnx_probs.npy)."""
+    clip = np.load(models / "silero_vad" / "speech_16k.npy")
+    want = np.load(models / "silero_vad" / "reference_onnx_probs.npy").reshape(-1)
+    client = grpcclient.InferenceServerClient(server.grpc_url)
+    got = {"a": [], "b": []}
+    for k in range(len(want)):
+        for seq in got:  # two copies of the clip, interleaved
+            ins = [grpcclient.InferInput("chunk", [1, 512], "FP32")]
+            ins[0].set_data_from_numpy(np.ascontiguousarray(clip[None, k * 512:(k + 1) * 512]))
+            r = client.infer("silero_stream", ins, sequence_id=f"mic-{seq}", sequence_start=k == 0,
+                             sequence_end=k == len(want) - 1)
+            got[seq].append(float(r.as_numpy("output").reshape(-1)[0]))
+    for seq in got:
+        np.testing.assert_allclose(np.array(got[seq]), want, atol=1e-4)
+    assert (np.array(got["a"]) > 0.5).sum() > 50  # speech was found
+
+
+def test_statistics_and_metrics_show_batches(server):
+    import urllib.request
+    text = urllib.request.urlopen(f"http://{server.metrics_url}/metrics").read().decode()
+    lines = [l for l in text.splitlines() if l.startswith('polaris_batch_executions_total{')
+             and 'model="preferred"' in l]
+    assert any('batch_size="4"' in l and l.endswith(" 2") for l in lines), lines
+    assert 'polaris_instances{model="two_instances",version="1"} 2' in text
+
+
+def test_adaptive_batching_batches_concurrent_requests(server):
+    """polaris.latency_target_ms alone turns batching on: concurrent clients share executions,
+    every answer is its own, and latency stays far under the 50 ms target on this tiny model."""
+    def client_loop(i):
+        client = httpclient.InferenceServerClient(server.http_url)
+        worst = 0.0
+        for k in range(10):
+            ins, a, b = simple_inputs(1, seed=100 * i + k)
+            start = time.monotonic()
+            result = client.infer("adaptive", ins)
+            worst = max(worst, time.monotonic() - start)
+            np.testing.assert_array_equal(result.as_numpy("OUTPUT0"), a + b)
+        return worst
+    worst = max(concurrently(8, client_loop))
+    st = stats(httpclient.InferenceServerClient(server.http_url), "adaptive")
+    assert st["inference_stats"]["success"]["count"] == 80
+    assert st["execution_count"] < 80, batch_sizes(st)
+    assert worst < 0.5, f"slowest request {worst * 1000:.0f} ms"
