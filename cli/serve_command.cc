@@ -136,7 +136,7 @@ int run_serve(const ServeArgs& a) {
     return 1;
   }
   InferenceService service(**manager);
-  const int workers = a.workers > 0 ? a.workers : std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+  const int workers = a.workers > 0 ? a.workers : 2;  // decode and encode only: inference runs on the execution pool
   auto routes = std::make_unique<KServeHttpRoutes>(service, workers, *max_body,
                                                    std::chrono::microseconds(a.inline_below_us));
   MetricsRenderer metrics_renderer(**manager);
@@ -173,6 +173,7 @@ int run_serve(const ServeArgs& a) {
     m.address = a.address;
     m.port = a.metrics_port;
     m.io_threads = 1;
+    m.thread_name = "polaris-metrics";
     m.max_body_bytes = 1 << 20;
     metrics = std::make_unique<HttpServer>(m, [&metrics_renderer](HttpRequest&& req, HttpRespond respond) {
       const std::string target(req.target().substr(0, req.target().find('?')));
@@ -230,7 +231,7 @@ void add_serve_command(CLI::App& app, int& exit_code) {
       "Threads that call into the engines, shared by all models: at most this many executions at once (0: one "
       "per core)");
   opt("--http-threads", a->http_threads, "HTTP I/O threads");
-  opt("--workers", a->workers, "Threads running HTTP inference requests (0: max(2, cores))");
+  opt("--workers", a->workers, "Threads decoding and encoding HTTP inference requests (0: 2)");
   opt("--inline-below-us", a->inline_below_us,
       "HTTP infers of models answering faster than this run on the I/O thread (0: never)");
   opt("--max-request-size", a->max_request_size, "Largest request body or gRPC message");

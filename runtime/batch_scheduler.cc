@@ -63,6 +63,7 @@ void BatchScheduler::submit(InferJob job) {
   p.rows = batch_rows(job.inputs);
   if (batching) p.key = batch_key(job.inputs, job.outputs);
   p.delay_on_timeout = queue_policy.delay_on_timeout;
+  int here = -1;  // the instance this thread runs the request on, if any
   {
     std::unique_lock lock(mu_);
     auto& queue = levels_[level - 1];
@@ -72,12 +73,23 @@ void BatchScheduler::submit(InferJob job) {
       job.done(Unavailable("Exceeds maximum queue size"));
       return;
     }
+    const bool inline_ok = job.allow_inline && p.key.empty() && queued_ == 0;
     p.job = std::move(job);
     p.ticket = next_ticket_++;
     arrivals_.record(now);
-    queue.push_back(std::move(p));
-    ++queued_;
-    dispatch_locked(now);
+    if (inline_ok && (here = free_instance_locked()) >= 0) {
+      claim_locked(here);
+    } else {
+      queue.push_back(std::move(p));
+      ++queued_;
+      dispatch_locked(now);
+    }
+  }
+  if (here >= 0) {
+    std::vector<Pending> one;
+    one.push_back(std::move(p));
+    execute(here, std::move(one));  // calls finish_task, which also delivers
+    return;
   }
   run_deferred();
 }

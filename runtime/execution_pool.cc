@@ -4,13 +4,18 @@
 
 #include <boost/asio/post.hpp>
 
+#include "core/thread_name.h"
+
 namespace polaris {
 
-int default_execution_threads() { return std::max(1, static_cast<int>(std::thread::hardware_concurrency())); }
+int default_execution_threads() { return std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, 2); }
 
 ExecutionPool::ExecutionPool(int threads) : work_(boost::asio::make_work_guard(io_)) {
   const int n = threads > 0 ? threads : default_execution_threads();
-  for (int i = 0; i < n; ++i) threads_.emplace_back([this] { io_.run(); });
+  for (int i = 0; i < n; ++i) threads_.emplace_back([this] {
+      name_this_thread("polaris-exec");
+      io_.run();
+    });
 }
 
 ExecutionPool::~ExecutionPool() {

@@ -23,7 +23,7 @@ namespace polaris {
 
 class ExecutionPool {
  public:
-  // `threads` <= 0: one per core.
+  // `threads` <= 0: default_execution_threads().
   explicit ExecutionPool(int threads);
   ~ExecutionPool();  // runs what was posted, then joins
   ExecutionPool(const ExecutionPool&) = delete;
@@ -40,7 +40,10 @@ class ExecutionPool {
   std::vector<std::thread> threads_;
 };
 
-// The default size: one per core, at least 1.
+// The default size: 2 (1 on a one-core machine). Each execution already
+// uses every core through the engine's intra-op threads; two let a quick
+// model run while a slow one computes, without multiplying libtorch's
+// per-thread OpenMP teams (docs/scheduling.md, "Threads").
 int default_execution_threads();
 
 }  // namespace polaris

@@ -7,6 +7,7 @@
 
 #include "core/process_memory.h"
 #include "runtime/model_config.h"
+#include "runtime/provider_choice.h"
 #include "runtime/warmup.h"
 
 namespace polaris {
@@ -95,16 +96,33 @@ Result<LoadedInstance> load_model_instance(BackendRegistry& registry, const Inst
   LoadOptions options = request.options;
   options.model_name = request.model_name;
   for (const auto& [key, value] : request.config.parameters()) options.parameters[key] = value.string_value();
+
+  const uint64_t rss_before = process_rss_bytes();
+  const uint64_t heap_before = heap_in_use_bytes();
+  // The provider (runtime/provider_choice.h): measured when none is named
+  // (or "auto"), the engine's order for "priority", else as named. The
+  // choice rewrites `options`, so every instance below runs on it; a
+  // measured winner is already loaded and warm.
+  POLARIS_ASSIGN_OR_RETURN(
+      ProviderChoice choice,
+      choose_provider(registry, {request.path, request.model_dir, request.config, !placements[0].providers.empty()},
+                      options));
+  if (choice.backend != nullptr) backend = choice.backend;
   auto options_for = [&](const InstancePlacement& p) {
     LoadOptions o = options;
     if (!p.providers.empty()) o.providers = p.providers;
     return o;
   };
 
-  const uint64_t rss_before = process_rss_bytes();
-  const uint64_t heap_before = heap_in_use_bytes();
-  POLARIS_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, backend->load(request.path, options_for(placements[0])));
+  std::unique_ptr<Model> model = std::move(choice.model);
+  if (model == nullptr) {
+    POLARIS_ASSIGN_OR_RETURN(model, backend->load(request.path, options_for(placements[0])));
+  }
   ModelMetadata metadata = model->metadata();
+  for (const auto& [key, value] : choice.info) metadata.extra_info[key] = value;
+  if (auto it = choice.info.find("provider_auto"); it != choice.info.end())
+    spdlog::info("model '{}': provider auto: {} ({})", request.model_name, it->second,
+                 choice.info["provider_auto_source"]);
   if (request.has_config) {
     Status valid = validate_model_config(request.config, metadata);
     if (!valid.ok()) return InvalidArgument("config.pbtxt of '" + request.model_name + "': " + valid.message());

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/process_memory.h"
+#include "core/thread_name.h"
 #include "runtime/model_loader.h"
 #include "runtime/model_manager_internal.h"
 #include "runtime/model_repository.h"
@@ -149,7 +150,10 @@ Result<std::unique_ptr<ModelManager>> ModelManager::create(ManagerOptions option
     Status s = manager->load(name);
     if (!s.ok()) spdlog::error("model '{}' did not load at start: {}", name, s.message());
   }
-  manager->background_ = std::thread([m = manager.get()] { m->background_loop(); });
+  manager->background_ = std::thread([m = manager.get()] {
+    name_this_thread("polaris-manager");
+    m->background_loop();
+  });
   return manager;
 }
 

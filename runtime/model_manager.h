@@ -76,7 +76,7 @@ struct ManagerOptions {
   bool autoload = true;  // false: requests for an unloaded model get 503
   std::chrono::milliseconds poll_interval{15000};
   // Threads that run engine executions for all models (ExecutionPool);
-  // 0: one per core.
+  // 0: default_execution_threads() (2).
   int execution_threads = 0;
   bool warmup = true;
   LoadOptions load_defaults;  // providers and optimisation level

@@ -35,6 +35,11 @@ struct InferJob {
   std::vector<std::string> outputs;  // empty: every output
   RequestOptions options;
   InferCallback done;
+  // The submitting thread may run the execution itself when an instance is
+  // free, nothing waits and the model does not batch: saves a thread
+  // hand-off for quick models (the HTTP I/O thread does this for models
+  // that answer in well under a millisecond).
+  bool allow_inline = false;
 };
 
 struct SchedulerStatus {

@@ -25,9 +25,13 @@ int SchedulerBase::busy_count_locked() const {
   return static_cast<int>(std::count(busy_.begin(), busy_.end(), true));
 }
 
-void SchedulerBase::start_locked(int index, std::function<void()> work) {
+void SchedulerBase::claim_locked(int index) {
   busy_[static_cast<std::size_t>(index)] = true;
   ++tasks_;
+}
+
+void SchedulerBase::start_locked(int index, std::function<void()> work) {
+  claim_locked(index);
   pool_.post(std::move(work));
 }
 

@@ -47,8 +47,10 @@ class SchedulerBase : public ModelScheduler {
   int free_instance_locked() const;
   bool busy_locked(int index) const { return busy_[static_cast<std::size_t>(index)]; }
   int busy_count_locked() const;
-  // Under mu_: runs `work` on the pool with instance `index` marked busy;
-  // `work` must call finish_task() when done.
+  // Under mu_: marks instance `index` busy for a task that will call
+  // finish_task() when done.
+  void claim_locked(int index);
+  // Under mu_: claim_locked, then runs `work` on the pool.
   void start_locked(int index, std::function<void()> work);
   // Marks the instance free (index >= 0) and the task done, then calls
   // on_wake() under the lock.

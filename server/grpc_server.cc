@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 
+#include "core/thread_name.h"
 #include "proto/grpc_service.grpc.pb.h"
 #include "server/grpc_infer_codec.h"
 
@@ -155,6 +156,7 @@ class KServeGrpcService final : public GRPCInferenceService::CallbackService {
     // after the answer: the decoded tensors may view into *request.
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     boost::asio::post(workers_, [this, reactor, request, response]() {
+      name_this_thread_once("polaris-grpc");
       infer(*request, nullptr, [reactor, response](Result<InferResponse> result) {
         if (result.ok()) encode_grpc_infer_response(*result, *response);
         reactor->Finish(to_grpc(result.ok() ? Status::Ok() : result.status()));
@@ -243,7 +245,10 @@ class KServeGrpcService final : public GRPCInferenceService::CallbackService {
   template <typename Work>
   grpc::ServerUnaryReactor* on_workers(grpc::CallbackServerContext* context, Work work) {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    boost::asio::post(workers_, [reactor, work = std::move(work)]() mutable { reactor->Finish(to_grpc(work())); });
+    boost::asio::post(workers_, [reactor, work = std::move(work)]() mutable {
+      name_this_thread_once("polaris-grpc");
+      reactor->Finish(to_grpc(work()));
+    });
     return reactor;
   }
 
@@ -272,6 +277,7 @@ class StreamInferReactor final
     // by a shared_ptr they keep, not by this reactor's read buffer.
     auto request = std::make_shared<inference::ModelInferRequest>(std::move(reading_));
     boost::asio::post(service_.workers(), [this, request]() {
+      name_this_thread_once("polaris-grpc");
       service_.infer(*request, request, [this](Result<InferResponse> result) {
         inference::ModelStreamInferResponse answer;
         if (result.ok())
@@ -370,13 +376,14 @@ std::string bind_failure_reason(const std::string& address, int port) {
 
 // Workers for inference and repository work: one per core (inference is
 // CPU-bound) and at least four, so a slow model load leaves room for others.
-std::size_t worker_count() { return std::max(4u, std::thread::hardware_concurrency()); }
+// Decoding and submitting only: inference runs on the execution pool.
+constexpr std::size_t kWorkers = 2;
 
 }  // namespace
 
 struct GrpcServer::Impl {
   Impl(InferenceService& inference, GrpcOptions opts)
-      : options(std::move(opts)), workers(worker_count()), service(inference, workers) {}
+      : options(std::move(opts)), workers(kWorkers), service(inference, workers) {}
 
   GrpcOptions options;
   boost::asio::thread_pool workers;  // outlives the server: in-flight RPCs finish on it

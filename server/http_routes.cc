@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <nlohmann/json.hpp>
 
+#include "core/thread_name.h"
 #include "runtime/model_config.h"
 #include "server/compression.h"
 #include "server/http_infer_codec.h"
@@ -148,19 +149,23 @@ struct KServeHttpRoutes::Call {
   HttpRequest request;
   std::vector<std::string> parts;
   HttpRespond respond;
+  bool on_io_thread = false;
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
 };
 
 void KServeHttpRoutes::handle(HttpRequest&& request, HttpRespond respond) {
   auto parts = split_path(request.target());
   const bool inline_here = runs_inline(request, parts);
-  auto call = std::make_shared<Call>(Call{std::move(request), std::move(parts), std::move(respond)});
+  auto call = std::make_shared<Call>(Call{std::move(request), std::move(parts), std::move(respond), inline_here});
   auto serve = [this, call] {
     if (!infer_model(call->request, call->parts).empty()) return infer(call);
     finish(*call, route(call->request, call->parts));
   };
   if (inline_here) return serve();
-  boost::asio::post(workers_, std::move(serve));
+  boost::asio::post(workers_, [serve = std::move(serve)] {
+    name_this_thread_once("polaris-worker");
+    serve();
+  });
 }
 
 void KServeHttpRoutes::finish(Call& call, HttpResponse response) {
@@ -297,6 +302,7 @@ void KServeHttpRoutes::infer(std::shared_ptr<Call> call) {
   if (!decoded.ok()) return fail(decoded.status());
   decoded->model_name = model;
   decoded->model_version = *version;
+  decoded->run_inline = call->on_io_thread;
 
   // The decoded tensors view into *body: the callback keeps it alive.
   service_.infer_async(std::move(*decoded), [this, call, body = *body](Result<InferResponse> result) {

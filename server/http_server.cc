@@ -14,6 +14,8 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "core/thread_name.h"
+
 namespace polaris {
 
 namespace beast = boost::beast;
@@ -162,7 +164,10 @@ Status HttpServer::start() {
   impl_->bound_port = acceptor.local_endpoint().port();
   accept(impl_);
   for (int i = 0; i < std::max(impl_->options.io_threads, 1); ++i)
-    impl_->threads.emplace_back([impl = impl_] { impl->ioc.run(); });
+    impl_->threads.emplace_back([impl = impl_] {
+      name_this_thread(impl->options.thread_name.c_str());
+      impl->ioc.run();
+    });
   return Status::Ok();
 }
 

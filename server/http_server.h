@@ -37,6 +37,7 @@ struct HttpOptions {
   std::size_t max_body_bytes = std::size_t{512} << 20;  // larger bodies get 413
   std::chrono::seconds request_timeout{60};  // to receive one whole request, and idle keep-alive time
   int max_concurrent_requests = 1024;  // beyond: 503 at once
+  std::string thread_name = "polaris-http";  // of the I/O threads
 };
 
 class HttpServer {

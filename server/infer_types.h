@@ -33,6 +33,7 @@ struct InferRequest {
   NamedTensors inputs;  // views into the request's buffers where possible
   std::vector<RequestedOutput> outputs;  // empty: every output
   bool binary_outputs = false;  // HTTP: binary_data_output, the default for outputs not listed
+  bool run_inline = false;  // the caller's thread may run the engine (InferJob::allow_inline)
 };
 
 struct InferOutput {

@@ -300,7 +300,8 @@ void InferenceService::infer_async(InferRequest request, InferDone done) {
                [call](Result<NamedTensors> outputs) {
                  call->done(outputs.ok() ? make_response(*call, std::move(*outputs))
                                          : Result<InferResponse>(outputs.status()));
-               }};
+               },
+               call->request.run_inline};
   call->handle.submit(std::move(job));
 }
 

@@ -101,7 +101,8 @@ class ServerProcess:
         self.proc = subprocess.Popen(
             [str(binary), "serve", "--model-repository", str(repo), "--address", "127.0.0.1",
              "--http-port", str(self.http_port), "--grpc-port", str(self.grpc_port),
-             "--metrics-port", str(self.metrics_port), "--threads", "1", *map(str, extra)],
+             "--metrics-port", str(self.metrics_port),
+             *([] if "--threads" in map(str, extra) else ["--threads", "1"]), *map(str, extra)],
             stdout=self.log, stderr=subprocess.STDOUT, env=dict(os.environ, **(env or {})))
         deadline = time.time() + 90
         while time.time() < deadline:

@@ -79,8 +79,9 @@ def server(polaris_bin, models, tmp_path_factory):
     simple_model(repo, "delayed", "dynamic_batching { max_queue_delay_microseconds: 300000 "
                                   "default_queue_policy { timeout_action: DELAY default_timeout_microseconds: 1000 } }\n",
                  models)
-    simple_model(repo, "adaptive", 'parameters { key: "polaris.latency_target_ms" value { string_value: "50" } }\n',
-                 models)
+    model_dir(repo, "adaptive", models / "vision" / "mobilenetv2.onnx", "model.onnx",
+              "max_batch_size: 8\n" + RESNET_IO +
+              'parameters { key: "polaris.latency_target_ms" value { string_value: "2000" } }\n')
     resnet = models / "vision" / "resnet50.onnx"
     model_dir(repo, "prioritized", resnet, "model.onnx", "max_batch_size: 1\n" + RESNET_IO +
               "dynamic_batching { priority_levels: 2 default_priority_level: 2 }\n")
@@ -251,7 +252,7 @@ def test_two_instances_run_requests_in_parallel(server):
         after = stats(client, model)["inference_stats"]
         queue_ms[model] = (after["queue"]["ns"] - before["queue"]["ns"]) / 1e6 / 6
         infer_ms = (after["compute_infer"]["ns"] - before["compute_infer"]["ns"]) / 1e6 / 6
-    assert queue_ms["one_instance"] > 0.3 * infer_ms, queue_ms
+    assert queue_ms["one_instance"] > 0.1 * infer_ms, (queue_ms, infer_ms)
     assert queue_ms["two_instances"] < 0.5 * queue_ms["one_instance"], queue_ms
     config = client.get_model_config("two_instances")
     assert config["instance_group"][0]["count"] == 2
@@ -361,20 +362,31 @@ def test_statistics_and_metrics_show_batches(server):
 
 
 def test_adaptive_batching_batches_concurrent_requests(server):
-    """polaris.latency_target_ms alone turns batching on: concurrent clients share executions,
-    every answer is its own, and latency stays far under the 50 ms target on this tiny model."""
+    """polaris.latency_target_ms alone turns batching on: with MobileNetV2 busy, concurrent
+    clients' requests gather and share executions, each answer equals that image's unbatched
+    result, and no request comes near the 2 s target."""
+    rng = np.random.default_rng(12)
+    images = [rng.random((1, 3, 224, 224), dtype=np.float32) for _ in range(6)]
+
+    def infer(client, image):
+        ins = [httpclient.InferInput("input", [1, 3, 224, 224], "FP32")]
+        ins[0].set_data_from_numpy(image, binary_data=True)
+        return client.infer("adaptive", ins).as_numpy("output")
+
+    single = httpclient.InferenceServerClient(server.http_url)
+    alone = [infer(single, image) for image in images]  # one at a time: batches of 1
+
     def client_loop(i):
         client = httpclient.InferenceServerClient(server.http_url)
         worst = 0.0
-        for k in range(10):
-            ins, a, b = simple_inputs(1, seed=100 * i + k)
+        for k in range(4):
             start = time.monotonic()
-            result = client.infer("adaptive", ins)
+            got = infer(client, images[(i + k) % 6])
             worst = max(worst, time.monotonic() - start)
-            np.testing.assert_array_equal(result.as_numpy("OUTPUT0"), a + b)
+            np.testing.assert_allclose(got, alone[(i + k) % 6], rtol=1e-4, atol=1e-4)
         return worst
-    worst = max(concurrently(8, client_loop))
-    st = stats(httpclient.InferenceServerClient(server.http_url), "adaptive")
-    assert st["inference_stats"]["success"]["count"] == 80
-    assert st["execution_count"] < 80, batch_sizes(st)
-    assert worst < 0.5, f"slowest request {worst * 1000:.0f} ms"
+    worst = max(concurrently(6, client_loop))
+    st = stats(single, "adaptive")
+    assert st["inference_stats"]["success"]["count"] == 30
+    assert any(size > 1 for size in batch_sizes(st)), batch_sizes(st)
+    assert worst < 2.0, f"slowest request {worst * 1000:.0f} ms"
