@@ -21,11 +21,14 @@ void EngineTimeModel::record(int batch_rows, std::chrono::nanoseconds engine_tim
 std::optional<double> EngineTimeModel::estimate_us(int rows) const {
   if (mean_us_.empty()) return std::nullopt;
   if (auto it = mean_us_.find(rows); it != mean_us_.end()) return it->second;
-  // The nearest measured size, scaled linearly in rows.
   auto above = mean_us_.lower_bound(rows);
-  auto nearest = above;
-  if (above == mean_us_.end() || (above != mean_us_.begin() && rows - std::prev(above)->first < above->first - rows))
-    nearest = std::prev(above);
+  if (above != mean_us_.end() && above != mean_us_.begin()) {  // between two measured sizes: interpolate
+    const auto below = std::prev(above);
+    const double f = static_cast<double>(rows - below->first) / static_cast<double>(above->first - below->first);
+    return below->second + f * (above->second - below->second);
+  }
+  // Outside the measured sizes: the nearest one, scaled linearly in rows.
+  const auto nearest = above == mean_us_.end() ? std::prev(above) : above;
   return nearest->second * static_cast<double>(rows) / static_cast<double>(nearest->first);
 }
 

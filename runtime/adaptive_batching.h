@@ -12,8 +12,9 @@
 //   4. otherwise wait, but no longer than T - 2·e(bmax) after the oldest
 //      request arrived, and no longer than a quiet spell of 2·g after the
 //      latest arrival (the burst is over: nobody else is coming soon).
-// Sizes never run are estimated from the nearest measured size, linearly
-// in rows (pessimistic: batching is usually cheaper per row). Everything
+// Sizes never run are interpolated between the measured sizes around them,
+// or, outside them, scaled linearly in rows from the nearest (pessimistic
+// above: batching is usually cheaper per row). Everything
 // is a moving average, so the choice follows load and engine speed.
 // docs/scheduling.md has the reasoning and the measurements.
 // Thread-safety: none; the scheduler holds its lock.

@@ -88,6 +88,8 @@ def server(polaris_bin, models, tmp_path_factory):
     model_dir(repo, "one_instance", resnet, "model.onnx", "max_batch_size: 1\n" + RESNET_IO)
     model_dir(repo, "two_instances", resnet, "model.onnx", "max_batch_size: 1\n" + RESNET_IO +
               "instance_group { count: 2 kind: KIND_CPU }\n")
+    simple_model(repo, "gpu_and_cpu", "instance_group [ { count: 1 kind: KIND_GPU }, { count: 1 kind: KIND_CPU } ]\n",
+                 models)
     model_dir(repo, "lif", models / "stateful" / "lif.pt", "model.pt", LIF_CONFIG)
     model_dir(repo, "lstm", models / "stateful" / "lstm.onnx", "model.onnx", LSTM_CONFIG)
     model_dir(repo, "silero_stream", models / "silero_vad" / "silero_vad_stream.onnx", "model.onnx", SILERO_CONFIG)
@@ -256,6 +258,19 @@ def test_two_instances_run_requests_in_parallel(server):
     assert queue_ms["two_instances"] < 0.5 * queue_ms["one_instance"], queue_ms
     config = client.get_model_config("two_instances")
     assert config["instance_group"][0]["count"] == 2
+
+
+def test_gpu_instance_without_a_gpu_falls_back_with_the_reason(server):
+    """A KIND_GPU instance on a machine without CUDA/MIGraphX (and, here, no Vulkan driver for
+    the server) runs on the CPU; the log says which instance fell back and why, and both
+    instances serve."""
+    client = httpclient.InferenceServerClient(server.http_url)
+    ins, a, b = simple_inputs(2, 5)
+    np.testing.assert_array_equal(client.infer("gpu_and_cpu", ins).as_numpy("OUTPUT0"), a + b)
+    log = server.output()
+    assert "model 'gpu_and_cpu': 2 instances on cpu, cpu" in log.replace("CPUExecutionProvider", "cpu"), log[-3000:]
+    fallback = [l for l in log.splitlines() if "gpu_and_cpu" in l and "provider_fallback" in l]
+    assert fallback and "cuda" in fallback[0].lower(), log[-3000:]
 
 
 # ---------------------------------------------------------------- sequences
