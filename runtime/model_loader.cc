@@ -144,6 +144,12 @@ Result<LoadedInstance> load_model_instance(BackendRegistry& registry, const Inst
     instance.extra_instances.push_back(std::move(extra));
   }
   metadata.extra_info["instances"] = std::to_string(placements.size()) + " (" + where + ")";
+  if (placements.size() > 1 || placements[0].kind != inference::ModelInstanceGroup::KIND_AUTO)
+    spdlog::info("model '{}': {} instance{} on {}", request.model_name, placements.size(),
+                 placements.size() == 1 ? "" : "s", where);
+  for (const auto& [key, reason] : metadata.extra_info)
+    if (key.find("provider_fallback") != std::string::npos)
+      spdlog::warn("model '{}': {}: {}", request.model_name, key, reason);
   const uint64_t rss_after = process_rss_bytes();
   const uint64_t heap_after = heap_in_use_bytes();
 
