@@ -37,6 +37,7 @@ class BackendRegistry {
   // Names of modules already loaded, for diagnostics.
   std::vector<std::string> loaded_backends() const;
   const std::string& module_dir() const { return module_dir_; }
+  const BackendConfig& config() const { return config_; }
 
   // ".onnx"/".ort" -> onnxruntime, ".pt"/".pth"/".torchscript"/".jit" -> torch.
   static Result<std::string> backend_name_for_path(const std::string& path);

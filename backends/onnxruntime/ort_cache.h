@@ -6,7 +6,8 @@
 // Entries are keyed by the model's content hash (sha256). So that a load
 // never pays for hashing or writing, both happen off the load path:
 // - a persistent index maps a file's identity (real path, size, mtime, inode)
-//   to its content hash, so a restarted server finds an entry with one stat;
+//   to its content hash, so a restarted server finds an entry with one stat
+//   (core/content_hash.h; <dir>/index, shared with the provider choice);
 // - on a miss the model loads normally and the entry is written by a
 //   background thread (hash the file, build a second session that saves the
 //   optimised graph, publish by atomic rename). That costs one extra
@@ -23,13 +24,10 @@
 #include <thread>
 #include <vector>
 
+#include "core/content_hash.h"
 #include "core/status.h"
 
 namespace polaris::ort {
-
-// sha256 of a file's bytes / of a string, hex.
-Result<std::string> file_sha256(const std::string& path);
-std::string string_sha256(const std::string& text);
 
 class OptimizedModelCache {
  public:
@@ -57,10 +55,8 @@ class OptimizedModelCache {
 
  private:
   std::string entry_name(const std::string& content_hash, const std::string& level, const std::string& provider) const;
-  std::optional<std::string> indexed_hash(const std::string& model_path) const;
-  void index(const std::string& model_path, const std::string& content_hash) const;
-
   std::string dir_;
+  ContentHashIndex index_;  // <dir>/index
   std::string ort_version_;
   std::mutex mu_;
   std::set<std::string> in_flight_;    // guarded by mu_: model|level|provider
