@@ -32,6 +32,24 @@ std::optional<double> EngineTimeModel::estimate_us(int rows) const {
   return nearest->second * static_cast<double>(rows) / static_cast<double>(nearest->first);
 }
 
+int EngineTimeModel::best_size(int cap) const {
+  auto measured_upto = mean_us_.upper_bound(cap);
+  if (measured_upto == mean_us_.begin()) return cap;  // nothing at or below cap measured yet
+  auto best = mean_us_.begin();
+  for (auto it = mean_us_.begin(); it != measured_upto; ++it)
+    if (it->first / it->second > best->first / best->second) best = it;
+  const int b = best->first;
+  auto untried = [&](int size) { return size > 0 && size <= cap && !mean_us_.contains(size); };
+  const auto upper = std::next(best);
+  const int above = upper != measured_upto ? upper->first : cap;
+  if (above > b && untried((b + above + 1) / 2)) return (b + above + 1) / 2;
+  if (best != mean_us_.begin()) {
+    const int below = std::prev(best)->first;
+    if (untried((below + b) / 2)) return (below + b) / 2;
+  }
+  return b;
+}
+
 void ArrivalGaps::record(std::chrono::steady_clock::time_point arrival) {
   if (last_ != std::chrono::steady_clock::time_point{}) {
     const double gap = std::chrono::duration<double, std::micro>(arrival - last_).count();
@@ -44,13 +62,13 @@ void ArrivalGaps::record(std::chrono::steady_clock::time_point arrival) {
 
 BatchDecision decide_adaptive(const AdaptiveInputs& in, const EngineTimeModel& engine, const ArrivalGaps& gaps) {
   BatchDecision run_all{true, std::min(in.rows_waiting, in.max_batch_size), {}};
-  if (in.rows_waiting >= in.max_batch_size) return run_all;
   const auto single = engine.estimate_us(1);
   if (!single) return run_all;  // nothing measured yet: run and learn
   const double target_us = static_cast<double>(in.target.count());
-  int bmax = 1;
+  int cap = 1;
   for (int b = 2; b <= in.max_batch_size; ++b)
-    if (2.0 * *engine.estimate_us(b) <= target_us) bmax = b;
+    if (2.0 * *engine.estimate_us(b) <= target_us) cap = b;
+  const int bmax = engine.best_size(cap);
   if (in.rows_waiting >= bmax) return {true, bmax, {}};
   const double gap_us = gaps.typical_gap_us();
   if (gap_us >= *single) return run_all;

@@ -3,9 +3,11 @@
 //
 // The scheduler records every execution's engine time by batch size
 // (EngineTimeModel) and every arrival (ArrivalGaps). At each decision:
-//   1. bmax: the largest batch whose engine time e(b) satisfies 2·e(b) <= T
+//   1. cap: the largest batch whose engine time e(b) satisfies 2·e(b) <= T
 //      (T the target: a request may wait for the batch running ahead of it
-//      and then run in its own), at least 1;
+//      and then run in its own), at least 1; bmax: the size up to cap with
+//      the best measured rows per second (EngineTimeModel::best_size, which
+//      tries untried sizes by bisection);
 //   2. enough rows for bmax are waiting: run bmax now;
 //   3. arrivals are slower than one execution of a single request (the
 //      typical gap g >= e(1)): waiting gains nothing, run what is there;
@@ -32,6 +34,11 @@ class EngineTimeModel {
   // Estimated engine time of a batch of `rows`, in microseconds; nullopt
   // until something was measured.
   std::optional<double> estimate_us(int rows) const;
+  // The batch size to aim for, at most `cap`: the measured size with the
+  // best rows per second, unless a size between it and a measured
+  // neighbour (or `cap`) was never tried: then that one, once (bisection
+  // towards the best size; on CPUs the best is often small).
+  int best_size(int cap) const;
 
  private:
   std::map<int, double> mean_us_;  // exponential moving average per size

@@ -1,0 +1,226 @@
+// bench/batching's executable: what the scheduler makes of concurrent
+// requests (docs/performance.md, "Batching"). For each model:
+//   raw      ONNX Runtime called directly (Ort::Session on the same global
+//            pool of `threads` intra-op threads), one batch of B after
+//            another, B in 1..32: images/s; the best B is the raw engine's
+//            best offline throughput;
+//   polaris  `concurrency` client threads, each sending one image and
+//            waiting for the answer (closed loop) through ModelManager and
+//            the model's scheduler, for each scheduling mode:
+//              off       max_batch_size 16, no dynamic_batching: one
+//                        request per execution;
+//              dynamic   dynamic_batching, max_queue_delay --delay-us,
+//                        preferred_batch_size the raw engine's best size
+//                        (what a Triton user reads off perf_analyzer);
+//              adaptive  polaris.latency_target_ms = --target-ms;
+//            throughput and per-request p50/p99 latency.
+// One JSON line per cell on stdout; progress on stderr.
+#include <onnxruntime_cxx_api.h>
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/model_manager.h"
+
+namespace polaris {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+struct Args {
+  std::string models_dir;
+  std::string work_dir;
+  std::vector<std::string> models{"mobilenetv2", "resnet50"};
+  std::vector<int> concurrency{1, 4, 16};
+  std::vector<std::string> modes{"off", "dynamic", "adaptive"};
+  std::vector<double> target_ms{300, 2500};  // adaptive target per model, same order
+  int threads = 2;
+  int delay_us = 1000;
+  double cell_seconds = 6;
+  int min_requests = 48;
+};
+
+double pct(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const std::size_t i = std::min(v.size() - 1, static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size())));
+  return v[i];
+}
+
+template <typename T>
+T check(Result<T> r, const std::string& what) {
+  if (!r.ok()) {
+    std::cerr << "error: " << what << ": " << r.status().message() << "\n";
+    std::exit(1);
+  }
+  return std::move(r).value();
+}
+
+std::shared_ptr<float[]> images(int batch) {
+  const std::size_t n = static_cast<std::size_t>(batch) * 3 * 224 * 224;
+  std::shared_ptr<float[]> data(new float[n]);
+  for (std::size_t i = 0; i < n; ++i) data[i] = static_cast<float>((i * 2654435761u) % 1000) / 1000.0f;
+  return data;
+}
+
+// The raw engine's best offline throughput: batches back to back.
+nlohmann::json raw_offline(const std::string& path, const Args& args) {
+  Ort::SessionOptions so;
+  so.DisablePerSessionThreads();  // the global pool Polaris's module set up (args.threads)
+  so.SetGraphOptimizationLevel(ORT_ENABLE_ALL);
+  Ort::Env env;  // ORT keeps one environment per process: this is the module's
+  Ort::Session session(env, path.c_str(), so);
+  Ort::AllocatorWithDefaultOptions allocator;
+  const std::string in = session.GetInputNameAllocated(0, allocator).get();
+  const std::string out = session.GetOutputNameAllocated(0, allocator).get();
+  const char* ins[] = {in.c_str()};
+  const char* outs[] = {out.c_str()};
+  const auto memory = Ort::MemoryInfo::CreateCpu(OrtDeviceAllocator, OrtMemTypeCPU);
+  nlohmann::json by_batch = nlohmann::json::object();
+  double best = 0;
+  int best_batch = 0;
+  for (int batch : {1, 2, 4, 8, 16, 32}) {
+    auto data = images(batch);
+    const std::vector<int64_t> dims{batch, 3, 224, 224};
+    Ort::Value value = Ort::Value::CreateTensor<float>(memory, data.get(), static_cast<std::size_t>(batch) * 150528,
+                                                       dims.data(), dims.size());
+    session.Run(Ort::RunOptions{nullptr}, ins, &value, 1, outs, 1);  // warm-up
+    int runs = 0;
+    const auto start = Clock::now();
+    while (runs < 3 || std::chrono::duration<double>(Clock::now() - start).count() < args.cell_seconds / 2) {
+      session.Run(Ort::RunOptions{nullptr}, ins, &value, 1, outs, 1);
+      ++runs;
+    }
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    const double per_s = runs * batch / seconds;
+    by_batch[std::to_string(batch)] = per_s;
+    std::cerr << "  raw batch " << batch << ": " << per_s << " images/s\n";
+    if (per_s > best) best = per_s, best_batch = batch;
+  }
+  return {{"best_images_per_s", best}, {"best_batch", best_batch}, {"images_per_s_by_batch", by_batch}};
+}
+
+std::string config_for(const std::string& mode, double target_ms, int delay_us, int preferred) {
+  std::string c = "max_batch_size: 16\n";
+  if (mode == "dynamic")
+    c += "dynamic_batching { max_queue_delay_microseconds: " + std::to_string(delay_us) +
+         " preferred_batch_size: [" + std::to_string(std::min(preferred, 16)) + "] }\n";
+  if (mode == "adaptive")
+    c += "parameters { key: \"polaris.latency_target_ms\" value { string_value: \"" + std::to_string(target_ms) +
+         "\" } }\n";
+  return c;
+}
+
+nlohmann::json closed_loop(ModelManager& manager, const std::string& name, int concurrency, const Args& args) {
+  auto data = images(1);
+  std::atomic<bool> stop{false};
+  std::vector<std::vector<double>> latencies(static_cast<std::size_t>(concurrency));
+  std::atomic<int> done{0};
+  const auto start = Clock::now();
+  std::vector<std::thread> clients;
+  for (int c = 0; c < concurrency; ++c) {
+    clients.emplace_back([&, c] {
+      auto handle = check(manager.acquire(name), "acquire " + name);
+      auto tensor = check(Tensor::borrow(DataType::kFp32, Shape{1, 3, 224, 224}, data.get(), 150528 * sizeof(float)),
+                          "input");
+      const NamedTensors inputs{{handle.metadata().inputs.at(0).name, tensor}};
+      while (!stop) {
+        const auto t0 = Clock::now();
+        check(handle.run(inputs), "infer " + name);
+        latencies[static_cast<std::size_t>(c)].push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+        ++done;
+      }
+    });
+  }
+  while (std::chrono::duration<double>(Clock::now() - start).count() < args.cell_seconds || done < args.min_requests)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  stop = true;
+  for (auto& t : clients) t.join();
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  std::vector<double> all;
+  for (const auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+  return {{"requests", all.size()},
+          {"images_per_s", static_cast<double>(all.size()) / seconds},
+          {"p50_ms", pct(all, 50)},
+          {"p99_ms", pct(all, 99)}};
+}
+
+int run(int argc, char** argv) {
+  Args args;
+  CLI::App app{"Polaris batching benchmark (docs/performance.md, Batching)"};
+  app.add_option("--models-dir", args.models_dir, "build/models")->required();
+  app.add_option("--work-dir", args.work_dir, "scratch folder")->required();
+  app.add_option("--models", args.models, "vision/<name>.onnx models");
+  app.add_option("--concurrency", args.concurrency);
+  app.add_option("--modes", args.modes);
+  app.add_option("--target-ms", args.target_ms, "adaptive latency target per model, in --models order");
+  app.add_option("--threads", args.threads, "engine intra-op threads");
+  app.add_option("--delay-us", args.delay_us, "dynamic batching max_queue_delay_microseconds");
+  app.add_option("--cell-seconds", args.cell_seconds);
+  app.add_option("--min-requests", args.min_requests);
+  CLI11_PARSE(app, argc, argv);
+  if (args.target_ms.size() < args.models.size()) args.target_ms.resize(args.models.size(), args.target_ms.back());
+
+  BackendConfig backends;
+  backends.threads = {args.threads, 1, false};
+  backends.cache_dir = (fs::path(args.work_dir) / "cache").string();
+  BackendRegistry registry(backends);
+  for (std::size_t m = 0; m < args.models.size(); ++m) {
+    const std::string& model = args.models[m];
+    const fs::path file = fs::absolute(fs::path(args.models_dir) / "vision" / (model + ".onnx"));
+    // The engine module (and ORT's one environment, with its global pool of
+    // args.threads) starts with a first Polaris load; the raw side then uses it.
+    if (m == 0) {
+      LoadOptions cpu;
+      cpu.providers = {"cpu"};
+      check(registry.load(file.string(), cpu), "engine start-up");
+    }
+    std::cerr << model << ": raw engine offline\n";
+    nlohmann::json raw = raw_offline(file.string(), args);
+    std::cout << nlohmann::json{{"model", model}, {"kind", "raw"}, {"threads", args.threads}, {"raw", raw}}.dump()
+              << std::endl;
+    const fs::path repo = fs::path(args.work_dir) / ("repo-" + model);
+    fs::remove_all(repo);
+    for (const std::string& mode : args.modes) {
+      fs::create_directories(repo / mode / "1");
+      fs::create_symlink(file, repo / mode / "1" / "model.onnx");
+      std::ofstream(repo / mode / "config.pbtxt")
+          << config_for(mode, args.target_ms[m], args.delay_us, raw["best_batch"].get<int>());
+    }
+    ManagerOptions options;
+    options.repository = repo.string();
+    options.mode = ControlMode::kNone;  // all loaded before measuring
+    options.load_defaults.providers = {"cpu"};
+    auto manager = check(ModelManager::create(options, registry), "manager");
+    for (int c : args.concurrency) {
+      for (const std::string& mode : args.modes) {  // modes interleaved at each concurrency
+        std::cerr << model << ": " << mode << " concurrency " << c << "\n";
+        nlohmann::json cell = closed_loop(*manager, mode, c, args);
+        cell.update({{"model", model}, {"kind", "polaris"}, {"mode", mode}, {"concurrency", c},
+                     {"threads", args.threads}, {"target_ms", mode == "adaptive" ? args.target_ms[m] : 0.0},
+                     {"delay_us", mode == "dynamic" ? args.delay_us : 0}});
+        auto stats = check(manager->statistics(mode), "statistics");
+        nlohmann::json batches = nlohmann::json::object();
+        for (const auto& [size, b] : stats.front().stats.batch) batches[std::to_string(size)] = b.compute_infer.count;
+        cell["executions_by_batch_size"] = batches;  // cumulative over the concurrency levels so far
+        std::cout << cell.dump() << std::endl;
+      }
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace polaris
+
+int main(int argc, char** argv) { return polaris::run(argc, argv); }
