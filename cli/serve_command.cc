@@ -237,8 +237,11 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   opt("--max-request-size", a->max_request_size, "Largest request body or gRPC message");
   opt("--request-timeout", a->request_timeout_s, "Seconds to receive a request (and idle keep-alive)");
   opt("--max-concurrent-requests", a->max_concurrent_requests, "HTTP requests in progress at most; beyond: 503");
-  opt("--provider", a->providers, "Execution providers in order, comma-separated (default: the best available)");
-  opt("--cache-dir", a->cache_dir, "Optimized-model cache folder (empty: none)");
+  opt("--provider", a->providers,
+      "Execution providers in order, comma-separated; auto (the default): the fastest measured per model; "
+      "priority: the engine's static order");
+  opt("--cache-dir", a->cache_dir,
+      "Optimized-model cache and provider decisions (empty: no optimized-model cache; decisions in ~/.cache/polaris)");
   opt("--log-level", a->log_level, "debug, info, warning or error")
       ->check(CLI::IsMember({"debug", "info", "warning", "error"}));
   opt("--shutdown-timeout", a->shutdown_timeout_s, "Seconds to finish requests in progress at SIGINT/SIGTERM");

@@ -97,6 +97,7 @@ Result<LoadedInstance> load_model_instance(BackendRegistry& registry, const Inst
   options.model_name = request.model_name;
   for (const auto& [key, value] : request.config.parameters()) options.parameters[key] = value.string_value();
 
+  prepare_provider_choice(registry, *backend, options);  // its drivers' memory is not the model's
   const uint64_t rss_before = process_rss_bytes();
   const uint64_t heap_before = heap_in_use_bytes();
   // The provider (runtime/provider_choice.h): measured when none is named

@@ -289,6 +289,15 @@ std::string cache_root(const BackendConfig& config) {
 
 uint64_t provider_measurement_count() { return g_measurements.load(); }
 
+void prepare_provider_choice(BackendRegistry& registry, const Backend& backend, const LoadOptions& options) {
+  if (backend.name() != "onnxruntime" && backend.name() != "opencv") return;
+  const std::vector<std::string> requested = requested_providers(options);
+  if (!requested.empty() && requested != std::vector<std::string>{kAutoProvider}) return;
+  std::vector<std::string> ort_providers;
+  if (auto ort = registry.get("onnxruntime"); ort.ok()) ort_providers = (*ort)->available_providers();
+  machine(ort_providers);
+}
+
 std::string provider_choice_dir(const BackendConfig& config) {
   const std::string root = cache_root(config);
   return root.empty() ? "" : (fs::path(root) / "provider-choice").string();

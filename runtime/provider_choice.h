@@ -90,6 +90,13 @@ std::vector<ProviderCandidate> provider_candidates(BackendRegistry& registry, co
                                                    const inference::ModelConfig& config,
                                                    std::vector<std::string>& skipped);
 
+// Runs device discovery now if this load may choose by measurement (a model
+// of ONNX Runtime or OpenCV asking for "auto" or nothing) and it has not run
+// yet. The loader calls it before it
+// measures a load's memory: the drivers' start-up allocations (tens of MiB
+// with PoCL and a Vulkan loader) are the process's, not the model's.
+void prepare_provider_choice(BackendRegistry& registry, const Backend& backend, const LoadOptions& options);
+
 // How many candidates this process has timed: a cached decision times none.
 uint64_t provider_measurement_count();
 
