@@ -76,9 +76,9 @@ Result<std::vector<InstancePlacement>> plan_instances(const inference::ModelConf
       p.kind = group.kind();
       if (group.kind() == Group::KIND_GPU) {
         p.gpu = group.gpus_size() > 0 ? group.gpus(i % group.gpus_size()) : 0;
-        // "cuda:N" reaches libtorch's device N; ONNX Runtime takes "cuda"
-        // (device 0) only, so other GPUs fall back there with the reason.
-        p.providers = {p.gpu == 0 ? "cuda" : "cuda:" + std::to_string(p.gpu), "migraphx", "webgpu", "cpu"};
+        // "cuda:N" / "migraphx:N": ONNX Runtime's device_id, libtorch's device.
+        const std::string id = std::to_string(p.gpu);
+        p.providers = {"cuda:" + id, "migraphx:" + id, "webgpu", "cpu"};
       } else if (group.kind() == Group::KIND_CPU) {
         p.providers = {"cpu"};
       }

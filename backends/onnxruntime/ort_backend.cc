@@ -67,6 +67,7 @@ class OrtBackend final : public Backend {
     metadata.extra_info["ort_version"] = engine_version();
 
     const std::vector<std::string> requested = requested_providers(options);
+    POLARIS_ASSIGN_OR_RETURN(const ProviderOptions gpu_options, provider_options(requested, options.parameters));
     std::vector<std::string> skipped;
     const auto plan = provider_plan(requested, available_, skipped);
     std::vector<std::string> failures = skipped;
@@ -80,9 +81,13 @@ class OrtBackend final : public Backend {
           continue;
         }
       }
-      auto session = create_session(path, provider, options, metadata);
+      auto session = create_session(path, provider, options, gpu_options, metadata);
       if (session.ok()) {
         metadata.provider = provider;
+        if (provider != "CPUExecutionProvider" && provider != "WebGpuExecutionProvider") {
+          metadata.extra_info["device_id"] = std::to_string(gpu_options.device_id);
+          if (gpu_options.gpu_mem_limit > 0) metadata.extra_info["gpu_mem_limit"] = std::to_string(gpu_options.gpu_mem_limit);
+        }
         if (!failures.empty()) metadata.extra_info["provider_fallback"] = join(failures, "; ");
         POLARIS_RETURN_IF_ERROR(read_session_metadata(**session, metadata).with_context(path));
         return std::unique_ptr<Model>(new OrtModel(std::move(session).value(), std::move(metadata)));
@@ -114,7 +119,8 @@ class OrtBackend final : public Backend {
   }
 
   Result<std::unique_ptr<Ort::Session>> create_session(const std::string& path, const std::string& provider,
-                                                       const LoadOptions& options, ModelMetadata& metadata) {
+                                                       const LoadOptions& options, const ProviderOptions& gpu_options,
+                                                       ModelMetadata& metadata) {
     try {
       Ort::SessionOptions so;
       so.DisablePerSessionThreads();
@@ -122,7 +128,7 @@ class OrtBackend final : public Backend {
       if (auto it = options.parameters.find("ort.cpu_arena"); it != options.parameters.end() && it->second == "0")
         so.DisableCpuMemArena();
       try {
-        append_provider(so, provider);
+        append_provider(so, provider, gpu_options);
       } catch (const Ort::Exception& e) {
         // The provider itself cannot start here (missing library or device):
         // Unavailable, which auto mode remembers.

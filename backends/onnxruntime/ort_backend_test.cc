@@ -161,6 +161,34 @@ TEST_F(OrtBackendTest, MissingProviderFallsBackWithReason) {
   auto unknown = load("tiny/identity.onnx", options);
   ASSERT_TRUE(unknown.ok());
   EXPECT_NE((*unknown)->metadata().extra_info.at("provider_fallback").find("unknown"), std::string::npos);
+
+  // A device number is part of a GPU provider's name (instance groups ask for "cuda:N"):
+  // it falls back for the provider's own reason, not as an unknown name.
+  options.providers = {"cuda:1", "cpu"};
+  options.parameters["polaris.gpu_memory_limit"] = "2GiB";
+  auto second_gpu = load("tiny/identity.onnx", options);
+  ASSERT_TRUE(second_gpu.ok()) << second_gpu.status().to_string();
+  const std::string reason = (*second_gpu)->metadata().extra_info.at("provider_fallback");
+  EXPECT_NE(reason.find("CUDAExecutionProvider"), std::string::npos) << reason;
+  EXPECT_EQ(reason.find("unknown"), std::string::npos) << reason;
+}
+
+TEST_F(OrtBackendTest, MalformedProviderOptionsAreClearErrors) {
+  LoadOptions options;
+  options.providers = {"cuda", "cpu"};
+  options.parameters["polaris.gpu_memory_limit"] = "lots";
+  auto bad_size = load("tiny/identity.onnx", options);
+  ASSERT_FALSE(bad_size.ok());
+  EXPECT_NE(bad_size.status().message().find("polaris.gpu_memory_limit"), std::string::npos);
+  options.parameters = {{"polaris.device_id", "-1"}};
+  auto bad_device = load("tiny/identity.onnx", options);
+  ASSERT_FALSE(bad_device.ok());
+  EXPECT_NE(bad_device.status().message().find("polaris.device_id"), std::string::npos);
+  options.parameters.clear();
+  options.providers = {"cuda:x", "cpu"};
+  auto bad_name = load("tiny/identity.onnx", options);
+  ASSERT_FALSE(bad_name.ok());
+  EXPECT_NE(bad_name.status().message().find("'cuda:x': device"), std::string::npos) << bad_name.status().message();
 }
 
 TEST_F(OrtBackendTest, TenSessionsShareOneThreadPool) {

@@ -1,5 +1,7 @@
 #include "backends/onnxruntime/ort_providers.h"
 
+#include <charconv>
+
 #include <dlfcn.h>
 
 #include <algorithm>
@@ -7,6 +9,8 @@
 #include <array>
 #include <cctype>
 #include <unordered_map>
+
+#include "core/byte_size.h"
 
 namespace polaris::ort {
 namespace {
@@ -36,7 +40,13 @@ std::string lower(std::string s) {
 }  // namespace
 
 Result<std::string> canonical_provider_name(const std::string& name) {
-  const std::string n = lower(name);
+  std::string n = lower(name);
+  if (const auto colon = n.find(':'); colon != std::string::npos) {
+    const std::string device = n.substr(colon + 1);
+    if (device.empty() || device.size() > 4 || !std::all_of(device.begin(), device.end(), [](unsigned char c) { return std::isdigit(c) != 0; }))
+      return InvalidArgument("'" + name + "': a device suffix must be a number (cuda:1)");
+    n.resize(colon);
+  }
   for (const auto& p : kProviders) {
     const std::string canonical = p.canonical;
     if (n == p.short_name || n == lower(canonical) || n + "executionprovider" == lower(canonical)) return canonical;
@@ -94,14 +104,46 @@ void require_provider_library(const std::string& provider) {
                          ORT_FAIL);
 }
 
-void append_provider(Ort::SessionOptions& options, const std::string& provider) {
+Result<ProviderOptions> provider_options(const std::vector<std::string>& requested,
+                                         const std::map<std::string, std::string>& parameters) {
+  ProviderOptions o;
+  auto number = [](const std::string& text, const std::string& what) -> Result<int> {
+    int value = -1;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size() || value < 0 || value > 1024)
+      return InvalidArgument(what + " '" + text + "' is not a device number");
+    return value;
+  };
+  for (const std::string& r : requested) {  // the first GPU name with a device wins
+    const auto colon = r.find(':');
+    if (colon == std::string::npos) continue;
+    POLARIS_ASSIGN_OR_RETURN(o.device_id, number(r.substr(colon + 1), "provider '" + r + "': device"));
+    break;
+  }
+  if (auto it = parameters.find("polaris.device_id"); it != parameters.end()) {
+    POLARIS_ASSIGN_OR_RETURN(o.device_id, number(it->second, "polaris.device_id"));
+  }
+  if (auto it = parameters.find("polaris.gpu_memory_limit"); it != parameters.end()) {
+    auto bytes = parse_byte_size(it->second);
+    if (!bytes.ok()) return InvalidArgument("polaris.gpu_memory_limit: " + bytes.status().message());
+    o.gpu_mem_limit = *bytes;
+  }
+  return o;
+}
+
+void append_provider(Ort::SessionOptions& options, const std::string& provider, const ProviderOptions& po) {
   if (provider == "CPUExecutionProvider") return;
   require_provider_library(provider);
+  const std::string device = std::to_string(po.device_id);
   if (provider == "CUDAExecutionProvider") {
     OrtCUDAProviderOptionsV2* cuda = nullptr;
     Ort::ThrowOnError(Ort::GetApi().CreateCUDAProviderOptions(&cuda));
     std::unique_ptr<OrtCUDAProviderOptionsV2, decltype(Ort::GetApi().ReleaseCUDAProviderOptions)> guard(
         cuda, Ort::GetApi().ReleaseCUDAProviderOptions);
+    std::vector<const char*> keys{"device_id"}, values{device.c_str()};
+    const std::string limit = std::to_string(po.gpu_mem_limit);
+    if (po.gpu_mem_limit > 0) keys.push_back("gpu_mem_limit"), values.push_back(limit.c_str());
+    Ort::ThrowOnError(Ort::GetApi().UpdateCUDAProviderOptions(cuda, keys.data(), values.data(), keys.size()));
     options.AppendExecutionProvider_CUDA_V2(*cuda);
     return;
   }
@@ -110,11 +152,15 @@ void append_provider(Ort::SessionOptions& options, const std::string& provider) 
     Ort::ThrowOnError(Ort::GetApi().CreateTensorRTProviderOptions(&trt));
     std::unique_ptr<OrtTensorRTProviderOptionsV2, decltype(Ort::GetApi().ReleaseTensorRTProviderOptions)> guard(
         trt, Ort::GetApi().ReleaseTensorRTProviderOptions);
+    const char* keys[] = {"device_id"};
+    const char* values[] = {device.c_str()};
+    Ort::ThrowOnError(Ort::GetApi().UpdateTensorRTProviderOptions(trt, keys, values, 1));
     options.AppendExecutionProvider_TensorRT_V2(*trt);
     return;
   }
   if (provider == "MIGraphXExecutionProvider") {
     OrtMIGraphXProviderOptions migraphx{};
+    migraphx.device_id = po.device_id;
     options.AppendExecutionProvider_MIGraphX(migraphx);
     return;
   }
