@@ -37,6 +37,8 @@ struct ServeArgs {
   std::vector<std::string> pinned;
   bool no_autoload = false;
   bool no_warmup = false;
+  bool engine_spinning = false;
+  int inter_op_threads = 1;
   int threads = 0;
   int execution_threads = 0;
   int http_threads = 2;
@@ -128,6 +130,8 @@ int run_serve(const ServeArgs& a) {
 
   BackendConfig backends;
   backends.threads.intra_op = a.threads;
+  backends.threads.inter_op = a.inter_op_threads;
+  backends.threads.allow_spinning = a.engine_spinning;
   backends.cache_dir = a.cache_dir;
   BackendRegistry registry(backends);
   auto manager = ModelManager::create(std::move(*options), registry);
@@ -226,6 +230,9 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   opt("--pin", a->pinned, "A model never evicted (repeat)");
   opt("--no-autoload", a->no_autoload, "Answer 503 for evicted models instead of reloading them");
   opt("--no-warmup", a->no_warmup, "Skip warm-up requests before models report ready");
+  opt("--inter-op-threads", a->inter_op_threads, "Engine inter-op threads shared by all models");
+  opt("--engine-spinning", a->engine_spinning,
+      "Let engine threads spin while waiting for work (lower latency, burns cores other models need; off by default)");
   opt("--threads", a->threads, "Engine intra-op threads shared by all models (0: one per core)");
   opt("--execution-threads", a->execution_threads,
       "Threads that call into the engines, shared by all models: at most this many executions at once (0: one "
