@@ -25,7 +25,7 @@ struct Options {
   int load_reps = 9;    // timed loads per variant
   bool no_inference = false;
   bool no_load = false;
-  std::string providers = "cpu";  // Polaris LoadOptions.providers; "auto": empty (the server default)
+  std::string providers = "cpu";  // Polaris LoadOptions.providers; "auto": empty (the engine's static order)
   std::string work_dir;           // cache and links; empty: a fresh temp dir, removed at exit
   bool keep_work_dir = false;
 };

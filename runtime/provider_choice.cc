@@ -1,5 +1,8 @@
 #include "runtime/provider_choice.h"
 
+#include <dlfcn.h>
+#include <link.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
@@ -36,6 +39,19 @@ std::string join(const std::vector<std::string>& items, const char* sep) {
   return out;
 }
 
+// The folder of the libonnxruntime the module loaded: discovery checks for
+// provider libraries (CUDA) beside it. As cli/devices_command.cc does.
+std::string loaded_ort_library_dir() {
+  void* handle = dlopen("libonnxruntime.so.1", RTLD_NOW | RTLD_NOLOAD);
+  if (handle == nullptr) return "";
+  link_map* map = nullptr;
+  std::string dir;
+  if (dlinfo(handle, RTLD_DI_LINKMAP, &map) == 0 && map != nullptr && map->l_name != nullptr)
+    dir = fs::path(map->l_name).parent_path().string();
+  dlclose(handle);  // drops only the reference RTLD_NOLOAD added
+  return dir;
+}
+
 // Device discovery once per process: drivers and environment variables do
 // not change under a running server, and probing OpenCL and Vulkan costs
 // tens of milliseconds.
@@ -47,6 +63,7 @@ const devices::DeviceReport& machine(const std::vector<std::string>& ort_provide
     devices::EngineFacts facts;
     facts.onnxruntime = true;
     facts.ort_providers = ort_providers;
+    facts.ort_library_dir = loaded_ort_library_dir();
     // Whether the opencv module is really there is asked only when an
     // OpenCL device could use it: loading OpenCV costs more than discovery.
     facts.opencv = true;
@@ -67,6 +84,19 @@ std::vector<const devices::Device*> usable_devices(const devices::DeviceReport& 
       for (const auto& p : d.providers)
         if (p.engine == engine && p.provider == provider && p.usable) out.push_back(&d);
   return out;
+}
+
+// Why no device from `source` offers `engine:provider`: the driver stack's
+// reason, or each device's note (what `polaris devices` prints).
+std::string why_not(const devices::DeviceReport& report, const std::string& source, const std::string& engine,
+                    const std::string& provider) {
+  const devices::DeviceSource* s = report.source(source);
+  if (s == nullptr || !s->available) return s != nullptr ? s->reason : source + " was not probed";
+  std::vector<std::string> notes;
+  for (const auto& d : s->devices)
+    for (const auto& p : d.providers)
+      if (p.engine == engine && p.provider == provider && !p.usable) notes.push_back(d.id + ": " + p.note);
+  return notes.empty() ? "no " + source + " device offers it" : join(notes, "; ");
 }
 
 // What makes a measurement valid only on this machine: a device's name,
@@ -136,7 +166,7 @@ CandidateSet find_candidates(BackendRegistry& registry, const std::string& path,
     if (contains(ort_providers, "CUDAExecutionProvider")) {
       const auto cuda = usable_devices(report, "cuda", "onnxruntime", "cuda");
       if (!cuda.empty()) add(ort, "cuda", devices_of(cuda));
-      else skipped.push_back("cuda: no CUDA device with ORT's CUDA provider library");
+      else skipped.push_back("cuda: " + why_not(report, "cuda", "onnxruntime", "cuda"));
     }
     // Device discovery has no MIGraphX probe: the load itself says whether
     // it starts (a fallback drops the candidate).
@@ -144,14 +174,14 @@ CandidateSet find_candidates(BackendRegistry& registry, const std::string& path,
     if (contains(ort_providers, "WebGpuExecutionProvider")) {
       const auto vulkan = usable_devices(report, "vulkan", "onnxruntime", "webgpu");
       if (!vulkan.empty()) add(ort, "webgpu", devices_of(vulkan));
-      else skipped.push_back("webgpu: no Vulkan device Dawn accepts (polaris devices says why)");
+      else skipped.push_back("webgpu: " + why_not(report, "vulkan", "onnxruntime", "webgpu"));
     }
   }
   if (contains(engines, "opencv")) {
     const auto opencl = usable_devices(report, "opencl", "opencv", "opencl");
     const bool named_opencv = engines.size() == 1;  // the config asks for OpenCV itself
     if (opencl.empty() && !named_opencv) {
-      skipped.push_back("opencl: no OpenCL device OpenCV DNN will use (polaris devices says why)");
+      skipped.push_back("opencl: " + why_not(report, "opencl", "opencv", "opencl"));
     } else if (auto b = registry.get("opencv"); !b.ok()) {
       skipped.push_back("opencl: " + b.status().message());
     } else {
@@ -181,7 +211,8 @@ double median(std::vector<double> v) {
 std::string summary(const std::vector<Measured>& measured, const std::string& chosen) {
   std::vector<std::string> parts;
   for (const auto& m : measured)
-    parts.push_back(fmt::format("{} {:.1f} ms{}", m.provider, m.median_ms,
+    // Tenths of a millisecond, or three decimals below 1 ms (tiny models).
+    parts.push_back(fmt::format("{} {:.{}f} ms{}", m.provider, m.median_ms, m.median_ms < 1 ? 3 : 1,
                                 m.runs < kMaxTimedRuns ? fmt::format(" ({} run{})", m.runs, m.runs == 1 ? "" : "s")
                                                        : ""));
   return join(parts, ", ") + " -> " + chosen;
