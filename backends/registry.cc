@@ -70,11 +70,34 @@ Result<Backend*> BackendRegistry::get(std::string_view name) {
   return loaded;
 }
 
+namespace {
+
+// libtorch's CUDA half must be loaded globally before the torch module, on
+// machines with a CUDA driver: loaded from inside the module (RTLD_LOCAL),
+// cuDNN's first std::call_once jumped to address 0 on an H200 (torch 2.11,
+// cuDNN 9), while loaded first and globally every model ran on the GPU
+// (tools/gpu-check, docs/gpu.md). Without a driver nothing is loaded: CPU
+// machines keep libtorch entirely local.
+void preload_torch_cuda() {
+#ifdef POLARIS_TORCH_LIBRARY_DIR
+  void* driver = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (driver == nullptr) return;
+  const std::string cuda = std::string(POLARIS_TORCH_LIBRARY_DIR) + "/libtorch_cuda.so";
+  if (fs::exists(cuda) && dlopen(cuda.c_str(), RTLD_NOW | RTLD_GLOBAL) == nullptr) {
+    // Not fatal: the module then reports why CUDA is unavailable.
+    (void)dlerror();
+  }
+#endif
+}
+
+}  // namespace
+
 Result<Backend*> BackendRegistry::load_module(const std::string& name) {
   const std::string file = module_dir_ + "/libpolaris_backend_" + name + ".so";
   if (!fs::exists(file))
     return Unavailable("backend '" + name + "' is not available: " + file +
                        " does not exist (was Polaris built with this engine switched off?)");
+  if (name == "torch") preload_torch_cuda();
   // RTLD_LOCAL keeps each engine's symbols (libtorch's bundled protobuf and
   // onnx among them) out of the global namespace.
   void* handle = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);

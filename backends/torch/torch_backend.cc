@@ -57,6 +57,8 @@ const EngineSetup& setup_engine(const EngineThreads& threads) {
     // this module's rpath) does when it loads, which needs the CUDA libraries
     // (cuBLAS, cuDNN, ...). Without them this fails cleanly and models run
     // on the CPU. The handle is kept: modules are never unloaded.
+    // On a CUDA machine the registry has already loaded it, globally
+    // (BackendRegistry: preload_torch_cuda); this finds that copy.
     if (dlopen("libtorch_cuda.so", RTLD_NOW | RTLD_LOCAL) == nullptr) {
       const char* why = dlerror();
       setup.cuda_note = std::string("libtorch_cuda.so did not load (") + (why ? why : "unknown") + ")";
