@@ -31,23 +31,41 @@ const std::string kModel = kModelDir + "/1/model.onnx";
 // One registry (one ONNX Runtime environment) for the whole process, with its
 // own cache folder.
 struct Shared {
-  fs::path cache;
+  fs::path cache = fs::temp_directory_path() / ("polaris-provider-choice-" + std::to_string(getpid()));
   std::unique_ptr<BackendRegistry> registry;
-};
-
-Shared& shared() {
-  static Shared s = [] {
-    Shared out;
-    out.cache = fs::temp_directory_path() / ("polaris-provider-choice-" + std::to_string(getpid()));
-    fs::remove_all(out.cache);
+  Shared() {
+    fs::remove_all(cache);
     BackendConfig config;
     config.threads.intra_op = 1;
-    config.cache_dir = out.cache.string();
-    out.registry = std::make_unique<BackendRegistry>(config, POLARIS_MODULE_DIR);
-    return out;
-  }();
-  return s;
+    config.cache_dir = cache.string();
+    registry = std::make_unique<BackendRegistry>(config, POLARIS_MODULE_DIR);
+  }
+  ~Shared() {
+    registry.reset();  // waits for the ORT cache's background writes
+    std::error_code ec;
+    fs::remove_all(cache, ec);
+  }
+};
+
+Shared* g_shared = nullptr;
+
+Shared& shared() {
+  if (g_shared == nullptr) g_shared = new Shared;
+  return *g_shared;
 }
+
+// Destroys the registry before main returns: the ORT cache's background
+// write must finish while libonnxruntime's own statics still exist (at
+// exit they go first, and a write still running then crashes).
+class DestroyRegistryFirst : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    delete g_shared;
+    g_shared = nullptr;
+  }
+};
+[[maybe_unused]] ::testing::Environment* const kDestroyRegistryFirst =
+    ::testing::AddGlobalTestEnvironment(new DestroyRegistryFirst);
 
 Result<LoadedInstance> load(const std::string& provider_parameter = "") {
   InstanceRequest request;
