@@ -3,7 +3,8 @@
 //   raw      ONNX Runtime called directly (Ort::Session on the same global
 //            pool of `threads` intra-op threads), one batch of B after
 //            another, B in 1..32: images/s; the best B is the raw engine's
-//            best offline throughput;
+//            best offline throughput, measured again right after every
+//            Polaris cell (the ratio uses that neighbour in time);
 //   polaris  `concurrency` client threads, each sending one image and
 //            waiting for the answer (closed loop) through ModelManager and
 //            the model's scheduler, for each scheduling mode:
@@ -73,36 +74,52 @@ std::shared_ptr<float[]> images(int batch) {
   return data;
 }
 
+// The raw engine: an Ort::Session on the module's environment (ORT keeps
+// one per process, with the global pool of args.threads Polaris set up).
+class RawEngine {
+ public:
+  explicit RawEngine(const std::string& path) {
+    Ort::SessionOptions so;
+    so.DisablePerSessionThreads();
+    so.SetGraphOptimizationLevel(ORT_ENABLE_ALL);
+    session_ = std::make_unique<Ort::Session>(env_, path.c_str(), so);
+    Ort::AllocatorWithDefaultOptions allocator;
+    input_ = session_->GetInputNameAllocated(0, allocator).get();
+    output_ = session_->GetOutputNameAllocated(0, allocator).get();
+  }
+
+  // Images per second running batches of `batch` back to back for `seconds`.
+  double throughput(int batch, double seconds) {
+    auto data = images(batch);
+    const std::vector<int64_t> dims{batch, 3, 224, 224};
+    Ort::Value value = Ort::Value::CreateTensor<float>(memory_, data.get(), static_cast<std::size_t>(batch) * 150528,
+                                                       dims.data(), dims.size());
+    const char* ins[] = {input_.c_str()};
+    const char* outs[] = {output_.c_str()};
+    session_->Run(Ort::RunOptions{nullptr}, ins, &value, 1, outs, 1);  // warm-up
+    int runs = 0;
+    const auto start = Clock::now();
+    while (runs < 3 || std::chrono::duration<double>(Clock::now() - start).count() < seconds) {
+      session_->Run(Ort::RunOptions{nullptr}, ins, &value, 1, outs, 1);
+      ++runs;
+    }
+    return runs * batch / std::chrono::duration<double>(Clock::now() - start).count();
+  }
+
+ private:
+  Ort::Env env_;
+  std::unique_ptr<Ort::Session> session_;
+  std::string input_, output_;
+  Ort::MemoryInfo memory_ = Ort::MemoryInfo::CreateCpu(OrtDeviceAllocator, OrtMemTypeCPU);
+};
+
 // The raw engine's best offline throughput: batches back to back.
-nlohmann::json raw_offline(const std::string& path, const Args& args) {
-  Ort::SessionOptions so;
-  so.DisablePerSessionThreads();  // the global pool Polaris's module set up (args.threads)
-  so.SetGraphOptimizationLevel(ORT_ENABLE_ALL);
-  Ort::Env env;  // ORT keeps one environment per process: this is the module's
-  Ort::Session session(env, path.c_str(), so);
-  Ort::AllocatorWithDefaultOptions allocator;
-  const std::string in = session.GetInputNameAllocated(0, allocator).get();
-  const std::string out = session.GetOutputNameAllocated(0, allocator).get();
-  const char* ins[] = {in.c_str()};
-  const char* outs[] = {out.c_str()};
-  const auto memory = Ort::MemoryInfo::CreateCpu(OrtDeviceAllocator, OrtMemTypeCPU);
+nlohmann::json raw_offline(RawEngine& raw, const Args& args) {
   nlohmann::json by_batch = nlohmann::json::object();
   double best = 0;
   int best_batch = 0;
   for (int batch : {1, 2, 4, 8, 16, 32}) {
-    auto data = images(batch);
-    const std::vector<int64_t> dims{batch, 3, 224, 224};
-    Ort::Value value = Ort::Value::CreateTensor<float>(memory, data.get(), static_cast<std::size_t>(batch) * 150528,
-                                                       dims.data(), dims.size());
-    session.Run(Ort::RunOptions{nullptr}, ins, &value, 1, outs, 1);  // warm-up
-    int runs = 0;
-    const auto start = Clock::now();
-    while (runs < 3 || std::chrono::duration<double>(Clock::now() - start).count() < args.cell_seconds / 2) {
-      session.Run(Ort::RunOptions{nullptr}, ins, &value, 1, outs, 1);
-      ++runs;
-    }
-    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    const double per_s = runs * batch / seconds;
+    const double per_s = raw.throughput(batch, args.cell_seconds / 2);
     by_batch[std::to_string(batch)] = per_s;
     std::cerr << "  raw batch " << batch << ": " << per_s << " images/s\n";
     if (per_s > best) best = per_s, best_batch = batch;
@@ -186,7 +203,9 @@ int run(int argc, char** argv) {
       check(registry.load(file.string(), cpu), "engine start-up");
     }
     std::cerr << model << ": raw engine offline\n";
-    nlohmann::json raw = raw_offline(file.string(), args);
+    RawEngine raw_engine(file.string());
+    nlohmann::json raw = raw_offline(raw_engine, args);
+    const int best_batch = raw["best_batch"].get<int>();
     std::cout << nlohmann::json{{"model", model}, {"kind", "raw"}, {"threads", args.threads}, {"raw", raw}}.dump()
               << std::endl;
     const fs::path repo = fs::path(args.work_dir) / ("repo-" + model);
@@ -195,7 +214,7 @@ int run(int argc, char** argv) {
       fs::create_directories(repo / mode / "1");
       fs::create_symlink(file, repo / mode / "1" / "model.onnx");
       std::ofstream(repo / mode / "config.pbtxt")
-          << config_for(mode, args.target_ms[m], args.delay_us, raw["best_batch"].get<int>());
+          << config_for(mode, args.target_ms[m], args.delay_us, best_batch);
     }
     ManagerOptions options;
     options.repository = repo.string();
@@ -206,6 +225,9 @@ int run(int argc, char** argv) {
       for (const std::string& mode : args.modes) {  // modes interleaved at each concurrency
         std::cerr << model << ": " << mode << " concurrency " << c << "\n";
         nlohmann::json cell = closed_loop(*manager, mode, c, args);
+        // The raw engine's best batch again right after the cell: the machine's
+        // speed drifts, so each cell is compared with its neighbour in time.
+        cell["raw_best_adjacent_images_per_s"] = raw_engine.throughput(best_batch, args.cell_seconds / 2);
         cell.update({{"model", model}, {"kind", "polaris"}, {"mode", mode}, {"concurrency", c},
                      {"threads", args.threads}, {"target_ms", mode == "adaptive" ? args.target_ms[m] : 0.0},
                      {"delay_us", mode == "dynamic" ? args.delay_us : 0}});

@@ -4,6 +4,8 @@
 // winning. SIGINT/SIGTERM: stop accepting, answer what is in progress, exit 0.
 #include <csignal>
 #include <iostream>
+#include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 #include <fmt/format.h>
@@ -133,8 +135,8 @@ int run_serve(const ServeArgs& a) {
   backends.threads.inter_op = a.inter_op_threads;
   backends.threads.allow_spinning = a.engine_spinning;
   backends.cache_dir = a.cache_dir;
-  BackendRegistry registry(backends);
-  auto manager = ModelManager::create(std::move(*options), registry);
+  auto registry = std::make_unique<BackendRegistry>(backends);
+  auto manager = ModelManager::create(std::move(*options), *registry);
   if (!manager.ok()) {
     std::cerr << "error: " << manager.status().message() << "\n";
     return 1;
@@ -198,8 +200,22 @@ int run_serve(const ServeArgs& a) {
   if (grpc) grpc->shutdown(deadline);
   routes.reset();  // waits for the work the HTTP server handed over
   if (metrics) metrics->shutdown(std::chrono::seconds(1));
+  // Every request has been answered and every listener is closed. Polaris's
+  // own objects go in order (models unloaded, engine modules shut down,
+  // which waits for ONNX Runtime's background cache writes)...
+  grpc.reset();
+  http.reset();
+  metrics.reset();
+  manager->reset();
+  registry.reset();
   spdlog::info("stopped");
-  return 0;
+  // ...but not the engines' and drivers' static destructors: their own
+  // threads (ONNX Runtime's pools, PoCL/LLVM and Mesa started by device
+  // discovery) may still run while those do, and a crash there, after a
+  // clean drain, would turn exit 0 into a signal.
+  spdlog::shutdown();
+  std::fflush(nullptr);
+  std::_Exit(0);
 }
 
 }  // namespace
