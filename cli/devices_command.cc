@@ -19,6 +19,7 @@
 #include "cli/logging.h"
 #include "core/build_info.h"
 #include "core/byte_size.h"
+#include "devices/dynamic_library.h"
 #include "devices/discovery.h"
 
 namespace polaris::cli {
@@ -26,19 +27,6 @@ namespace {
 
 using devices::DeviceReport;
 using devices::EngineFacts;
-
-// The folder of the libonnxruntime the module loaded: provider libraries
-// (CUDA, TensorRT) must sit beside it.
-std::string loaded_ort_library_dir() {
-  void* handle = dlopen("libonnxruntime.so.1", RTLD_NOW | RTLD_NOLOAD);
-  if (handle == nullptr) return "";
-  link_map* map = nullptr;
-  std::string dir;
-  if (dlinfo(handle, RTLD_DI_LINKMAP, &map) == 0 && map != nullptr && map->l_name != nullptr)
-    dir = std::filesystem::path(map->l_name).parent_path().string();
-  dlclose(handle);  // drops only the reference RTLD_NOLOAD added
-  return dir;
-}
 
 EngineFacts engine_facts(BackendRegistry& registry, bool cuda_present) {
   EngineFacts facts;
@@ -49,7 +37,7 @@ EngineFacts engine_facts(BackendRegistry& registry, bool cuda_present) {
     auto ort = registry.get("onnxruntime");
     if (ort.ok()) {
       facts.ort_providers = (*ort)->available_providers();
-      facts.ort_library_dir = loaded_ort_library_dir();
+      facts.ort_library_dir = devices::loaded_library_dir("libonnxruntime.so.1");
     } else {
       facts.ort_error = ort.status().message();
     }

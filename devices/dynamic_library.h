@@ -36,4 +36,9 @@ class DynamicLibrary {
   std::string error_;
 };
 
+// The folder of a library this process already loaded ("" when it is not
+// loaded), e.g. libonnxruntime.so.1, whose provider libraries (CUDA,
+// TensorRT) must sit beside it. Loads nothing.
+std::string loaded_library_dir(const char* soname);
+
 }  // namespace polaris::devices

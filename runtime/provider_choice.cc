@@ -18,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/content_hash.h"
+#include "devices/dynamic_library.h"
 #include "devices/discovery.h"
 #include "runtime/model_config.h"
 #include "runtime/warmup.h"
@@ -39,19 +40,6 @@ std::string join(const std::vector<std::string>& items, const char* sep) {
   return out;
 }
 
-// The folder of the libonnxruntime the module loaded: discovery checks for
-// provider libraries (CUDA) beside it. As cli/devices_command.cc does.
-std::string loaded_ort_library_dir() {
-  void* handle = dlopen("libonnxruntime.so.1", RTLD_NOW | RTLD_NOLOAD);
-  if (handle == nullptr) return "";
-  link_map* map = nullptr;
-  std::string dir;
-  if (dlinfo(handle, RTLD_DI_LINKMAP, &map) == 0 && map != nullptr && map->l_name != nullptr)
-    dir = fs::path(map->l_name).parent_path().string();
-  dlclose(handle);  // drops only the reference RTLD_NOLOAD added
-  return dir;
-}
-
 // Device discovery once per process: drivers and environment variables do
 // not change under a running server, and probing OpenCL and Vulkan costs
 // tens of milliseconds.
@@ -63,7 +51,7 @@ const devices::DeviceReport& machine(const std::vector<std::string>& ort_provide
     devices::EngineFacts facts;
     facts.onnxruntime = true;
     facts.ort_providers = ort_providers;
-    facts.ort_library_dir = loaded_ort_library_dir();
+    facts.ort_library_dir = devices::loaded_library_dir("libonnxruntime.so.1");
     // Whether the opencv module is really there is asked only when an
     // OpenCL device could use it: loading OpenCV costs more than discovery.
     facts.opencv = true;
