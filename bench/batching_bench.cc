@@ -49,6 +49,8 @@ struct Args {
   int delay_us = 1000;
   double cell_seconds = 6;
   int min_requests = 48;
+  int preferred = 0;  // dynamic's preferred_batch_size; 0: the raw engine's best
+  std::size_t mmap_threshold = std::size_t{1} << 20;  // ManagerOptions::load_mmap_threshold (0: glibc's own)
 };
 
 double pct(std::vector<double> v, double p) {
@@ -185,6 +187,9 @@ int run(int argc, char** argv) {
   app.add_option("--delay-us", args.delay_us, "dynamic batching max_queue_delay_microseconds");
   app.add_option("--cell-seconds", args.cell_seconds);
   app.add_option("--min-requests", args.min_requests);
+  app.add_option("--preferred", args.preferred, "dynamic's preferred_batch_size (0: the raw engine's best)");
+  app.add_option("--mmap-threshold", args.mmap_threshold,
+                 "the manager's load-time mmap threshold in bytes; 0 leaves glibc's dynamic thresholds");
   CLI11_PARSE(app, argc, argv);
   if (args.target_ms.size() < args.models.size()) args.target_ms.resize(args.models.size(), args.target_ms.back());
 
@@ -214,12 +219,13 @@ int run(int argc, char** argv) {
       fs::create_directories(repo / mode / "1");
       fs::create_symlink(file, repo / mode / "1" / "model.onnx");
       std::ofstream(repo / mode / "config.pbtxt")
-          << config_for(mode, args.target_ms[m], args.delay_us, best_batch);
+          << config_for(mode, args.target_ms[m], args.delay_us, args.preferred > 0 ? args.preferred : best_batch);
     }
     ManagerOptions options;
     options.repository = repo.string();
     options.mode = ControlMode::kNone;  // all loaded before measuring
     options.load_defaults.providers = {"cpu"};
+    options.load_mmap_threshold = args.mmap_threshold;
     auto manager = check(ModelManager::create(options, registry), "manager");
     for (int c : args.concurrency) {
       for (const std::string& mode : args.modes) {  // modes interleaved at each concurrency
