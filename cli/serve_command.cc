@@ -198,6 +198,15 @@ int run_serve(const ServeArgs& a) {
   const auto deadline = std::chrono::seconds(a.shutdown_timeout_s);
   if (http) http->shutdown(deadline);
   if (grpc) grpc->shutdown(deadline);
+  // Executions still running answer into the servers' objects: those stay
+  // until every request let go of its model. Past the deadline, nothing is
+  // torn down under a running execution: the process just ends.
+  if (!(*manager)->wait_until_idle(deadline)) {
+    spdlog::warn("requests still running after --shutdown-timeout; exiting without waiting for them");
+    spdlog::shutdown();
+    std::fflush(nullptr);
+    std::_Exit(0);
+  }
   routes.reset();  // waits for the work the HTTP server handed over
   if (metrics) metrics->shutdown(std::chrono::seconds(1));
   // Every request has been answered and every listener is closed. Polaris's

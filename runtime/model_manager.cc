@@ -217,6 +217,11 @@ bool ModelManager::is_pinned(const Entry& entry) const {
                                           entry.name) != options_.pinned_models.end();
 }
 
+bool ModelManager::wait_until_idle(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  return changed_.wait_for(lock, timeout, [&] { return !busy_locked(); });
+}
+
 bool ModelManager::busy_locked() const {
   for (const auto& [name, entry] : entries_)
     for (const auto& [version, slot] : entry->versions)

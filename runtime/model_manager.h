@@ -198,6 +198,9 @@ class ModelManager {
   Status poll_now();
   std::vector<DeviceMemory> memory() const;
   ManagerCounters counters() const;
+  // Waits until no request holds a model (every execution finished and
+  // answered) or `timeout` passes; true when idle. For shutdown.
+  bool wait_until_idle(std::chrono::milliseconds timeout);
   // Statistics of the loaded or once-loaded versions of `name` (all models
   // when empty), by version.
   struct VersionStatistics {
