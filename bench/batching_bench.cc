@@ -30,6 +30,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/bench_common.h"
 #include "runtime/model_manager.h"
 
 namespace polaris {
@@ -37,6 +38,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+using bench::check;
 
 struct Args {
   std::string models_dir;
@@ -58,15 +60,6 @@ double pct(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   const std::size_t i = std::min(v.size() - 1, static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size())));
   return v[i];
-}
-
-template <typename T>
-T check(Result<T> r, const std::string& what) {
-  if (!r.ok()) {
-    std::cerr << "error: " << what << ": " << r.status().message() << "\n";
-    std::exit(1);
-  }
-  return std::move(r).value();
 }
 
 std::shared_ptr<float[]> images(int batch) {

@@ -11,11 +11,24 @@ namespace {
 
 constexpr auto kNever = SchedulerClock::time_point::max();
 
+// Whether any request can get a deadline: without, expiring and arming
+// timeouts is skipped (it scans every queued request).
+bool timeouts_possible(const SchedulingPolicy& p) {
+  auto can = [](const QueuePolicy& q) { return q.default_timeout.count() > 0 || q.allow_timeout_override; };
+  if (can(p.default_queue)) return true;
+  for (const auto& [level, q] : p.level_queue)
+    if (can(q)) return true;
+  return false;
+}
+
 }  // namespace
 
 BatchScheduler::BatchScheduler(std::vector<Model*> instances, SchedulingPolicy policy, ModelStatistics& stats,
                                ExecutionPool& pool)
-    : SchedulerBase(std::move(instances), stats, pool), policy_(std::move(policy)), levels_(policy_.levels()) {
+    : SchedulerBase(std::move(instances), stats, pool),
+      policy_(std::move(policy)),
+      deadlines_possible_(timeouts_possible(policy_)),
+      levels_(policy_.levels()) {
   ordered_ = policy_.preserve_ordering;
 }
 
@@ -102,7 +115,7 @@ SchedulerStatus BatchScheduler::status() const {
 void BatchScheduler::on_wake_locked(SchedulerClock::time_point now) { dispatch_locked(now); }
 
 void BatchScheduler::dispatch_locked(SchedulerClock::time_point now) {
-  expire_locked(now);
+  if (deadlines_possible_) expire_locked(now);
   while (queued_ > 0) {
     const int instance = free_instance_locked();
     if (instance < 0) break;
@@ -113,6 +126,7 @@ void BatchScheduler::dispatch_locked(SchedulerClock::time_point now) {
       execute(instance, std::move(batch));
     });
   }
+  if (!deadlines_possible_) return;
   auto next_timeout = kNever;
   for (const auto& queue : levels_)
     for (const Pending& p : queue) next_timeout = std::min(next_timeout, p.deadline);

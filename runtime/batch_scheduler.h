@@ -58,6 +58,7 @@ class BatchScheduler final : public SchedulerBase {
   void complete_locked(Pending& p, Result<NamedTensors> result);
 
   const SchedulingPolicy policy_;
+  const bool deadlines_possible_;  // some queue policy sets or allows timeouts
   std::vector<std::deque<Pending>> levels_;  // [level - 1]; guarded by mu_
   std::deque<Pending> delayed_;              // timed out under DELAY; guarded by mu_
   std::size_t queued_ = 0;                   // guarded by mu_

@@ -24,6 +24,10 @@ Result<Tensor> initial_state(const inference::ModelSequenceBatching::State& s, c
     return InvalidArgument(fmt::format("state '{}': only fixed-size types can be implicit state", s.input_name()));
   const Shape shape(std::vector<int64_t>(s.dims().begin(), s.dims().end()));
   POLARIS_RETURN_IF_ERROR(shape.validate_concrete());
+  POLARIS_ASSIGN_OR_RETURN(std::size_t bytes, shape.byte_size(dtype));
+  if (bytes > kMaxInitialStateBytes)
+    return InvalidArgument(fmt::format("state '{}' of {} would take {} bytes; implicit state is limited to {}",
+                                       s.input_name(), shape.to_string(), bytes, kMaxInitialStateBytes));
   POLARIS_ASSIGN_OR_RETURN(Tensor zeros, Tensor::allocate(dtype, shape));
   if (s.initial_state_size() == 0 || s.initial_state(0).has_zero_data()) return zeros;
   const auto& init = s.initial_state(0);
@@ -35,13 +39,12 @@ Result<Tensor> initial_state(const inference::ModelSequenceBatching::State& s, c
   const auto path = std::filesystem::path(model_dir) / "initial_state" / file;
   std::ifstream in(path, std::ios::binary);
   if (!in) return NotFound("initial state file " + path.string() + " cannot be read");
-  std::string bytes;
-  bytes.resize(zeros.byte_size() + 1);
-  in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  if (static_cast<std::size_t>(in.gcount()) != zeros.byte_size() || zeros.byte_size() > kMaxInitialStateBytes)
+  std::string data(bytes + 1, '\0');  // one more: a longer file is an error too
+  in.read(data.data(), static_cast<std::streamsize>(data.size()));
+  if (static_cast<std::size_t>(in.gcount()) != bytes)
     return InvalidArgument(fmt::format("initial state file {} must hold exactly {} bytes ({} of {})", path.string(),
                                        zeros.byte_size(), shape.to_string(), to_string(dtype)));
-  return Tensor::copy_of(dtype, shape, bytes.data(), zeros.byte_size());
+  return Tensor::copy_of(dtype, shape, data.data(), bytes);
 }
 
 // `rows` copies of `t` stacked along a new first dim.
