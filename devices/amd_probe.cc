@@ -3,7 +3,6 @@
 // target from the KFD topology when the amdgpu kernel driver exposes it
 // (gfx803 for an RX 580). Reading sysfs needs no library and cannot fail
 // hard: missing files only leave fields out.
-#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -11,19 +10,13 @@
 #include <utility>
 
 #include "devices/probes.h"
+#include "devices/sysfs.h"
 
 namespace polaris::devices {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string read_line(const fs::path& file) {
-  std::ifstream in(file);
-  std::string line;
-  std::getline(in, line);
-  while (!line.empty() && (line.back() == '\n' || line.back() == '\r' || line.back() == ' ')) line.pop_back();
-  return line;
-}
+using sysfs::read_line;
 
 // "gfx_target_version 80003" -> "gfx803"; 90010 -> "gfx90a" (the stepping
 // is written in hex, as LLVM names the targets).
@@ -67,15 +60,7 @@ DeviceSource probe_amd(const std::string& sysfs_root) {
   DeviceSource source{"amd", false, "", {}};
   const fs::path root(sysfs_root);
   const auto kfd = kfd_gpu_nodes(root);
-  std::error_code ec;
-  std::vector<fs::path> cards;
-  for (const auto& entry : fs::directory_iterator(root / "class/drm", ec)) {
-    const std::string name = entry.path().filename().string();
-    // card0, card1...; not the connector entries (card0-DP-1) or render nodes.
-    if (name.rfind("card", 0) == 0 && name.find('-') == std::string::npos) cards.push_back(entry.path());
-  }
-  std::sort(cards.begin(), cards.end());
-  for (const auto& card : cards) {
+  for (const auto& card : sysfs::drm_cards(root)) {
     if (read_line(card / "device/vendor") != "0x1002") continue;
     const std::string pci_id = read_line(card / "device/device");
     Device d;
@@ -84,11 +69,9 @@ DeviceSource probe_amd(const std::string& sysfs_root) {
     const std::string product = read_line(card / "device/product_name");
     d.name = !product.empty() ? product : "AMD GPU " + pci_id;
     d.properties["pci_device_id"] = pci_id;
-    std::error_code link_ec;
-    const auto driver = fs::read_symlink(card / "device/driver", link_ec);
-    d.properties["kernel_driver"] = link_ec ? "none" : driver.filename().string();
-    const std::string vram = read_line(card / "device/mem_info_vram_total");
-    if (!vram.empty()) d.memory_bytes = std::stoull(vram);
+    const std::string driver = sysfs::kernel_driver(card / "device");
+    d.properties["kernel_driver"] = driver.empty() ? "none" : driver;
+    if (const auto vram = sysfs::read_uint(card / "device/mem_info_vram_total")) d.memory_bytes = *vram;
     uint64_t id = 0;
     try {
       id = std::stoull(pci_id, nullptr, 16);

@@ -1,8 +1,10 @@
 #include "server/metrics.h"
 
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <utility>
 
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
@@ -54,7 +56,19 @@ std::pair<uint64_t, uint64_t> memory_total_and_available() {
   return {total, available};
 }
 
+devices::GpuTelemetryOptions gpu_options_from_environment() {
+  devices::GpuTelemetryOptions options;
+  if (const char* root = std::getenv("POLARIS_SYSFS_ROOT"); root != nullptr && *root != '\0')
+    options.sysfs_root = root;
+  return options;
+}
+
 }  // namespace
+
+MetricsRenderer::MetricsRenderer(ModelManager& manager) : MetricsRenderer(manager, gpu_options_from_environment()) {}
+
+MetricsRenderer::MetricsRenderer(ModelManager& manager, devices::GpuTelemetryOptions gpu)
+    : manager_(manager), gpus_(std::move(gpu)) {}
 
 double MetricsRenderer::cpu_utilization() {
   std::ifstream in("/proc/stat");
@@ -162,6 +176,26 @@ std::string MetricsRenderer::render() {
         static_cast<double>(total - available));
   f.add("polaris_process_resident_bytes", "Resident memory of the Polaris process", kGauge, {},
         static_cast<double>(process_rss_bytes()));
+
+  // Triton's GPU metrics, one series per GPU labelled gpu_uuid. A value the
+  // driver could not give this time is left out rather than reported as 0.
+  for (const auto& gpu : gpus_.sample()) {
+    const std::vector<ClientMetric::Label> labels{{"gpu_uuid", gpu.uuid}};
+    if (gpu.utilization)
+      f.add("nv_gpu_utilization", "GPU utilization rate [0.0 - 1.0]", kGauge, labels, *gpu.utilization);
+    if (gpu.memory_total_bytes)
+      f.add("nv_gpu_memory_total_bytes", "GPU total memory, in bytes", kGauge, labels,
+            static_cast<double>(*gpu.memory_total_bytes));
+    if (gpu.memory_used_bytes)
+      f.add("nv_gpu_memory_used_bytes", "GPU used memory, in bytes", kGauge, labels,
+            static_cast<double>(*gpu.memory_used_bytes));
+    if (gpu.power_watts) f.add("nv_gpu_power_usage", "GPU power usage in watts", kGauge, labels, *gpu.power_watts);
+    if (gpu.power_limit_watts)
+      f.add("nv_gpu_power_limit", "GPU power management limit in watts", kGauge, labels, *gpu.power_limit_watts);
+    if (gpu.energy_joules)
+      f.add("nv_energy_consumption", "GPU energy consumption in joules since the server started", kCounter, labels,
+            *gpu.energy_joules);
+  }
 
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, f.list());
