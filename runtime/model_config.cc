@@ -172,6 +172,20 @@ Result<inference::ModelConfig> parse_model_config(std::string_view text, std::st
   return config;
 }
 
+Result<inference::ModelConfig> parse_model_config_json(std::string_view json, std::string_view source_name) {
+  if (json.size() > kMaxModelConfigBytes)
+    return InvalidArgument(std::string(source_name) + " is " + std::to_string(json.size()) + " bytes, more than the " +
+                           std::to_string(kMaxModelConfigBytes) + " allowed");
+  inference::ModelConfig config;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;  // as in config.pbtxt: a typo is an error, not a silent default
+  const auto status =
+      google::protobuf::util::JsonStringToMessage(google::protobuf::StringPiece(json.data(), json.size()), &config,
+                                                  options);
+  if (!status.ok()) return InvalidArgument(std::string(source_name) + ": " + std::string(status.message()));
+  return config;
+}
+
 Result<inference::ModelConfig> read_model_config(const std::string& path) {
   std::error_code ec;
   const auto size = std::filesystem::file_size(path, ec);

@@ -32,6 +32,13 @@ inline constexpr std::size_t kMaxModelConfigBytes = 1 << 20;
 // "<source_name>:LINE:COL: <parser message>" (1-based, as editors count).
 Result<inference::ModelConfig> parse_model_config(std::string_view text, std::string_view source_name);
 
+// Parses protobuf-JSON (Triton's load parameter "config": field names as in
+// the .proto or lowerCamelCase, enums by name, 64-bit integers as numbers or
+// strings). Unknown fields are errors here too. Errors are InvalidArgument
+// "<source_name>: <protobuf's message>"; more than kMaxModelConfigBytes is
+// refused unparsed.
+Result<inference::ModelConfig> parse_model_config_json(std::string_view json, std::string_view source_name);
+
 // Reads and parses a file: NotFound when missing, InvalidArgument when
 // larger than kMaxModelConfigBytes or malformed.
 Result<inference::ModelConfig> read_model_config(const std::string& path);

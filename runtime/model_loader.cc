@@ -126,7 +126,7 @@ Result<LoadedInstance> load_model_instance(BackendRegistry& registry, const Inst
                  choice.info["provider_auto_source"]);
   if (request.has_config) {
     Status valid = validate_model_config(request.config, metadata);
-    if (!valid.ok()) return InvalidArgument("config.pbtxt of '" + request.model_name + "': " + valid.message());
+    if (!valid.ok()) return InvalidArgument(request.config_source + " of '" + request.model_name + "': " + valid.message());
   }
   LoadedInstance instance;
   instance.config = complete_model_config(request.config, metadata);

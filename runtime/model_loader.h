@@ -27,6 +27,7 @@ struct InstanceRequest {
   bool has_config = false;  // a config.pbtxt to validate against the model
   LoadOptions options;      // defaults; the config's parameters are added
   bool warmup = true;
+  std::string config_source = "config.pbtxt";  // where the config came from, for errors
 };
 
 struct LoadedInstance {

@@ -297,12 +297,31 @@ Result<ModelHandle> ModelManager::acquire(std::string_view name, int64_t version
 
 Status ModelManager::load(std::string_view name) {
   POLARIS_RETURN_IF_ERROR(validate_model_name(name));
+  std::lock_guard control(control_mu_);
+  bool overridden = false;
   {
     std::lock_guard lock(mu_);
     Entry* entry = find_entry_locked(name);
     if (entry != nullptr && !entry->from_repository) {
       // Added by path: nothing to re-read, just make sure it is loaded.
       for (auto& [version, slot] : entry->versions) slot.failure.reset();
+    }
+    overridden = entry != nullptr && entry->overridden;
+  }
+  if (overridden) {
+    // A plain load goes back to the repository (as Triton's does): the
+    // sync below then sees a changed config and files, and reloads.
+    POLARIS_ASSIGN_OR_RETURN(std::optional<RepositoryModel> listed,
+                             options_.repository.empty() ? std::optional<RepositoryModel>()
+                                                         : scan_repository_model(options_.repository, name));
+    if (!listed)
+      return NotFound("model '" + std::string(name) +
+                      "' is not in the repository; it keeps the config and files of its last load request "
+                      "(send them again to reload it, or unload it)");
+    std::lock_guard lock(mu_);
+    if (Entry* entry = find_entry_locked(name)) {
+      entry->overridden = false;
+      entry->override_files.reset();  // loaded instances keep the files until they go
     }
   }
   if (!options_.repository.empty()) POLARIS_RETURN_IF_ERROR(sync_repository(name, true));
@@ -409,8 +428,15 @@ Status ModelManager::load_version(const std::string& name, int64_t version, bool
     slot->reason.clear();
     changed_.notify_all();
   }
-  InstanceRequest request{name,           slot->path,        entry->dir, entry->config, entry->has_config,
-                          options_.load_defaults, options_.warmup};
+  InstanceRequest request{name,
+                          slot->path,
+                          entry->dir,
+                          entry->config,
+                          entry->has_config,
+                          options_.load_defaults,
+                          options_.warmup,
+                          entry->overridden ? "the load request's config" : "config.pbtxt"};
+  std::shared_ptr<const OverrideFiles> files = entry->override_files;  // on disk while the instance lives
   const std::string label = fmt::format("model '{}' version {}", name, version);
   lock.unlock();
 
@@ -501,6 +527,7 @@ Status ModelManager::load_version(const std::string& name, int64_t version, bool
     return NotFound(label + " was removed while loading");
   }
   auto loaded = std::make_shared<LoadedModel>();
+  loaded->files = std::move(files);
   loaded->name = name;
   loaded->version = version;
   loaded->id = id;
@@ -518,7 +545,7 @@ Status ModelManager::load_version(const std::string& name, int64_t version, bool
     lock.unlock();
     loaded.reset();
     lock.lock();
-    return fail(InvalidArgument("config.pbtxt of '" + name + "': " + scheduler.status().message()));
+    return fail(InvalidArgument(request.config_source + " of '" + name + "': " + scheduler.status().message()));
   }
   loaded->scheduler = std::move(*scheduler);
   done->current = loaded;
@@ -549,7 +576,20 @@ Status ModelManager::load_version(const std::string& name, int64_t version, bool
 
 Status ModelManager::unload(std::string_view name) {
   POLARIS_RETURN_IF_ERROR(validate_model_name(name));
-  return unload_all_versions(std::string(name), "unloaded by request");
+  std::lock_guard control(control_mu_);
+  const std::string model(name);
+  bool overridden = false;
+  {
+    std::lock_guard lock(mu_);
+    Entry* entry = find_entry_locked(name);
+    overridden = entry != nullptr && entry->overridden;
+    // Requests (lazy mode, autoload) must not load the override again while
+    // it goes; drop_override sets the status anew.
+    if (overridden) entry->status = Unavailable("model '" + model + "' is being unloaded");
+  }
+  Status unloaded = unload_all_versions(model, "unloaded by request");
+  if (overridden) POLARIS_RETURN_IF_ERROR(drop_override(model));
+  return unloaded;
 }
 
 Status ModelManager::unload_all_versions(const std::string& name, const std::string& reason) {

@@ -45,6 +45,7 @@
 #include "core/status.h"
 #include "proto/model_config.pb.h"
 #include "runtime/memory_budget.h"
+#include "runtime/model_override.h"
 #include "runtime/model_policy.h"
 #include "runtime/model_scheduler.h"
 #include "runtime/execution_pool.h"
@@ -126,6 +127,18 @@ struct ManagerCounters {
   uint64_t reloads = 0;           // poll mode: changed files
 };
 
+// What a load request may replace (Triton's load parameters "config" and
+// "file:<version>/<name>"): the model's config and, optionally, its whole
+// folder. See ModelManager::load(name, LoadOverride).
+struct LoadOverride {
+  // In place of config.pbtxt, with the same checks and completion. Its
+  // name, if set, must be the model's.
+  inference::ModelConfig config;
+  // The model's folder, written from the request; null: the repository's
+  // folder (only the config is replaced).
+  std::shared_ptr<const OverrideFiles> files;
+};
+
 class ModelManager;
 struct LoadedModel;
 
@@ -177,10 +190,25 @@ class ModelManager {
   Result<ModelHandle> acquire(std::string_view name, int64_t version = 0);
 
   // Loads every version of a model (re-reading it from the repository;
-  // changed files are reloaded). Allowed in every mode.
+  // changed files are reloaded). Allowed in every mode. A model loaded with
+  // an override goes back to the repository's config and files (reloaded,
+  // the override's instance serving until then); NotFound, and the override
+  // kept, when the repository has no such model.
   Status load(std::string_view name);
+  // Loads (or reloads) the model with `override`'s config instead of
+  // config.pbtxt and, when it has files, from that folder instead of the
+  // repository's, so the model need not be in the repository. The override
+  // sticks, through evictions and reloads, until the next load or unload of
+  // the model; repository scans (lazy listing, poll mode) leave the model
+  // alone meanwhile. If a version fails to load, the model is left as it
+  // was before the call (a new model is forgotten) and the error returned.
+  // InvalidArgument when the config does not fit the folder (name, version
+  // policy, missing model file); AlreadyExists for a model added by path.
+  Status load(std::string_view name, LoadOverride override);
   // Unloads every version, waiting for in-flight requests. The model stays
-  // listed; in lazy mode its next request loads it again.
+  // listed; in lazy mode its next request loads it again. A model loaded
+  // with an override loses it (its files are deleted once no request uses
+  // them): it is listed as the repository has it, or not at all.
   Status unload(std::string_view name);
   // Adds a model file outside the repository as version 1 and loads it.
   // AlreadyExists when the name is taken.
@@ -227,6 +255,9 @@ class ModelManager {
   Status load_version(const std::string& name, int64_t version, bool reload);
   Status unload_version(const std::string& name, int64_t version, const std::string& reason, bool evicted);
   Status load_all_versions(const std::string& name);
+  // Drops `name`'s override (under control_mu_): relists it from the
+  // repository, or forgets it when the repository has no such model.
+  Status drop_override(const std::string& name);
   Status unload_all_versions(const std::string& name, const std::string& reason);
 
   // Under mu_: what must go so `bytes` fit on `device`; marks victims
@@ -252,6 +283,9 @@ class ModelManager {
   // Before the models in entries_: destroyed after them (schedulers post here).
   std::unique_ptr<ExecutionPool> pool_;
 
+  // Held for a whole load(), unload(): an override and the load or unload
+  // that replaces it never interleave (taken before load_mu_ and mu_).
+  std::mutex control_mu_;
   std::mutex load_mu_;  // held for a whole load: loads run one at a time (taken before mu_)
   mutable std::mutex mu_;
   std::condition_variable changed_;  // any slot state or in-flight count changed

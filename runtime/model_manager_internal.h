@@ -30,6 +30,10 @@ FileSignature signature_of(const std::string& path);
 // One loaded instance of a model version. Reloads create a new one while
 // the old one finishes its requests.
 struct LoadedModel {
+  // A load request's files this instance was loaded from (null: the
+  // repository's): they stay on disk while it lives. Declared first:
+  // destroyed last, after the engine let go of them.
+  std::shared_ptr<const OverrideFiles> files;
   std::string name;
   int64_t version = 0;
   std::string id;  // unique per load: the MemoryTracker key
@@ -75,6 +79,11 @@ struct ModelManager::Entry {
   FileSignature config_file;
   Status status;  // why the model cannot be served at all (broken config...)
   ModelPolicy policy;
+  // Loaded with an override (ModelManager::load(name, LoadOverride)): the
+  // config, and the files when `override_files` is set, came from a
+  // request, so repository scans leave this entry alone.
+  bool overridden = false;
+  std::shared_ptr<const OverrideFiles> override_files;
   std::map<int64_t, Slot> versions;
 };
 

@@ -90,6 +90,10 @@ Status ModelManager::sync_repository(std::optional<std::string_view> only_model,
     for (const RepositoryModel& m : scanned) {
       Entry* entry = find_entry_locked(m.name);
       if (entry != nullptr && !entry->from_repository) continue;  // a model added by path keeps its name
+      // Loaded with a request's config or files: the repository takes over
+      // again only at the next plain load or unload, never behind the
+      // client's back (poll mode would otherwise revert it at once).
+      if (entry != nullptr && entry->overridden) continue;
       const bool is_new = entry == nullptr;
       if (is_new) {
         auto fresh = std::make_unique<Entry>();
@@ -135,7 +139,7 @@ Status ModelManager::sync_repository(std::optional<std::string_view> only_model,
     }
     if (!only_model || scanned.empty()) {
       for (const auto& [name, entry] : entries_) {
-        if (!entry->from_repository || (only_model && name != *only_model)) continue;
+        if (!entry->from_repository || entry->overridden || (only_model && name != *only_model)) continue;
         const bool still_there = std::any_of(scanned.begin(), scanned.end(),
                                              [&n = name](const RepositoryModel& m) { return m.name == n; });
         if (!still_there)

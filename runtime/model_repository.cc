@@ -24,9 +24,11 @@ std::optional<int64_t> parse_version(const std::string& name) {
   return v;
 }
 
-RepositoryModel scan_model(const fs::path& dir) {
+// `name` is the folder's name in a repository; `given`, when set, is the
+// config to use instead of the folder's config.pbtxt (a load request's).
+RepositoryModel scan_model(const fs::path& dir, std::string name, const inference::ModelConfig* given) {
   RepositoryModel model;
-  model.name = dir.filename().string();
+  model.name = std::move(name);
   model.dir = dir.string();
   if (auto s = validate_model_name(model.name); !s.ok()) {
     model.status = s;
@@ -34,7 +36,15 @@ RepositoryModel scan_model(const fs::path& dir) {
   }
   const fs::path config_path = dir / "config.pbtxt";
   std::error_code ec;
-  if (fs::exists(config_path, ec)) {
+  if (given != nullptr) {
+    model.has_config = true;
+    model.config = *given;
+    if (!model.config.name().empty() && model.config.name() != model.name) {
+      model.status = InvalidArgument("the config given for '" + model.name + "' names the model '" +
+                                     model.config.name() + "': the name must match the model's");
+      return model;
+    }
+  } else if (fs::exists(config_path, ec)) {
     model.has_config = true;
     auto config = read_model_config(config_path.string());
     if (!config.ok()) {
@@ -128,9 +138,13 @@ Result<std::vector<RepositoryModel>> scan_repository(const std::string& root) {
   std::vector<RepositoryModel> models;
   for (const auto& entry : fs::directory_iterator(root, ec))
     if (entry.is_directory(ec) && entry.path().filename().string().front() != '.')
-      models.push_back(scan_model(entry.path()));
+      models.push_back(scan_model(entry.path(), entry.path().filename().string(), nullptr));
   std::sort(models.begin(), models.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   return models;
+}
+
+RepositoryModel scan_model_folder(const std::string& dir, std::string_view name, const inference::ModelConfig& config) {
+  return scan_model(dir, std::string(name), &config);
 }
 
 Result<std::optional<RepositoryModel>> scan_repository_model(const std::string& root, std::string_view name) {
@@ -140,7 +154,7 @@ Result<std::optional<RepositoryModel>> scan_repository_model(const std::string& 
   const fs::path dir = fs::path(root) / std::string(name);
   // Hidden folders are never models, as in scan_repository.
   if (name.front() == '.' || !fs::is_directory(dir, ec)) return std::optional<RepositoryModel>();
-  return std::optional<RepositoryModel>(scan_model(dir));
+  return std::optional<RepositoryModel>(scan_model(dir, std::string(name), nullptr));
 }
 
 }  // namespace polaris

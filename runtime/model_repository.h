@@ -54,4 +54,10 @@ Result<std::vector<RepositoryModel>> scan_repository(const std::string& root);
 // no such folder. Cheaper than a whole scan for a request naming one model.
 Result<std::optional<RepositoryModel>> scan_repository_model(const std::string& root, std::string_view name);
 
+// A model folder scanned with `config` in place of its config.pbtxt (a
+// load request's config; the folder is <root>/<name> or the request's own
+// files): the versions its policy selects, their files, and the status.
+// `name` must be the model's name, and the config's name, if set, too.
+RepositoryModel scan_model_folder(const std::string& dir, std::string_view name, const inference::ModelConfig& config);
+
 }  // namespace polaris

@@ -76,14 +76,35 @@ void fill_statistics(const ModelManager::VersionStatistics& version, inference::
   }
 }
 
-// Loading with an overriding config or files is Triton's; Polaris loads
-// what the repository holds and says so instead of ignoring the override.
-Status check_load_parameters(const inference::RepositoryModelLoadRequest& request) {
-  for (const auto& entry : request.parameters())
-    if (entry.first == "config" || entry.first.starts_with("file:"))
-      return Unimplemented("loading model '" + request.model_name() + "' with parameter '" + entry.first +
-                           "' is not supported: Polaris loads the model as the repository holds it");
-  return Status::Ok();
+// A load request's parameters as the service takes them (Triton's
+// "config" string and "file:..." bytes); the service checks and uses them.
+// The views point into `request`, which outlives the call.
+std::vector<LoadParameter> load_parameters(const inference::RepositoryModelLoadRequest& request) {
+  using Choice = inference::ModelRepositoryParameter;
+  std::vector<LoadParameter> parameters;
+  for (const auto& [key, value] : request.parameters()) {
+    LoadParameter& p = parameters.emplace_back(LoadParameter{key, LoadParameter::Kind::kOther, {}});
+    switch (value.parameter_choice_case()) {
+      case Choice::kStringParam:
+        p.kind = LoadParameter::Kind::kString;
+        p.value = value.string_param();
+        break;
+      case Choice::kBytesParam:
+        p.kind = LoadParameter::Kind::kBytes;
+        p.value = value.bytes_param();
+        break;
+      case Choice::kBoolParam:
+        p.value = "bool_param";
+        break;
+      case Choice::kInt64Param:
+        p.value = "int64_param";
+        break;
+      default:
+        p.value = "an empty parameter";
+        break;
+    }
+  }
+  return parameters;
 }
 
 // --- The service -------------------------------------------------------------
@@ -211,8 +232,7 @@ class KServeGrpcService final : public GRPCInferenceService::CallbackService {
                                                 const inference::RepositoryModelLoadRequest* request,
                                                 inference::RepositoryModelLoadResponse*) override {
     return on_workers(context, [this, request]() -> Status {
-      POLARIS_RETURN_IF_ERROR(check_load_parameters(*request));
-      return service_.load_model(request->model_name());
+      return service_.load_model(request->model_name(), load_parameters(*request));
     });
   }
 

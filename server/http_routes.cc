@@ -1,10 +1,12 @@
 #include "server/http_routes.h"
 
 #include <charconv>
+#include <deque>
 
 #include <boost/asio/post.hpp>
 #include <nlohmann/json.hpp>
 
+#include "core/base64.h"
 #include "core/thread_name.h"
 #include "runtime/model_config.h"
 #include "server/compression.h"
@@ -208,12 +210,36 @@ HttpResponse KServeHttpRoutes::route(const HttpRequest& request, const std::vect
     }
     if (parts.size() == 5 && parts[2] == "models" && (parts[4] == "load" || parts[4] == "unload")) {
       if (parts[4] == "load") {
+        // Triton's load parameters: "config" (a JSON string) and
+        // "file:<version>/<name>" (base64 strings). The files are decoded
+        // here, as gRPC sends them raw; the service checks and uses both.
+        // Decoded sizes are 3/4 of strings of a body within max_body_bytes_.
         const auto params = parsed.find("parameters");
-        if (params != parsed.end() && params->is_object() && !params->empty())
-          return make_error(request, Status(StatusCode::kUnimplemented,
-                                            "loading with an inline config or files is not supported; put them in "
-                                            "the model repository"));
-        return ok_or_error(request, service_.load_model(parts[3]));
+        if (params != parsed.end() && !params->is_object())
+          return make_error(request, InvalidArgument("'parameters' of a load request must be a JSON object"));
+        std::vector<LoadParameter> load;
+        std::deque<std::string> files;  // decoded contents, viewed by `load` (a deque never moves them)
+        if (params != parsed.end()) {
+          for (const auto& [key, value] : params->items()) {
+            LoadParameter& p = load.emplace_back(LoadParameter{key, LoadParameter::Kind::kOther, {}});
+            if (!value.is_string()) {
+              p.value = value.type_name();
+              continue;
+            }
+            const std::string& text = value.get_ref<const std::string&>();
+            if (!std::string_view(key).starts_with(kOverrideFilePrefix)) {
+              p.kind = LoadParameter::Kind::kString;
+              p.value = text;
+              continue;
+            }
+            auto bytes = decode_base64(text);
+            if (!bytes.ok())
+              return make_error(request, InvalidArgument("load parameter '" + key + "' " + bytes.status().message()));
+            p.kind = LoadParameter::Kind::kBytes;
+            p.value = files.emplace_back(std::move(*bytes));
+          }
+        }
+        return ok_or_error(request, service_.load_model(parts[3], load));
       }
       return ok_or_error(request, service_.unload_model(parts[3]));
     }

@@ -6,12 +6,14 @@
 #include <filesystem>
 #include <future>
 #include <mutex>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include "core/build_info.h"
 #include "core/class_scores.h"
 #include "runtime/model_config.h"
+#include "runtime/model_override.h"
 #include "runtime/model_repository.h"
 
 namespace polaris {
@@ -198,6 +200,54 @@ Result<std::vector<ModelManager::VersionStatistics>> InferenceService::statistic
       return NotFound(fmt::format("model '{}' has no version {}", name, version));
   }
   return all;
+}
+
+namespace {
+
+// The override a load request's parameters ask for; nullopt without any.
+Result<std::optional<LoadOverride>> load_override(std::string_view name, const std::vector<LoadParameter>& parameters) {
+  const LoadParameter* config_text = nullptr;
+  std::vector<OverrideFiles::File> files;
+  for (const LoadParameter& p : parameters) {
+    if (p.key == "config") {
+      if (p.kind != LoadParameter::Kind::kString)
+        return InvalidArgument("load parameter 'config' must be a string (the model config as JSON), not " +
+                               std::string(p.kind == LoadParameter::Kind::kBytes ? "bytes" : p.value));
+      config_text = &p;
+    } else if (p.key.starts_with(kOverrideFilePrefix)) {
+      if (p.kind != LoadParameter::Kind::kBytes)
+        return InvalidArgument("load parameter '" + p.key +
+                               "' must hold the file's bytes (HTTP: a base64 string; gRPC: bytes_param)");
+      files.emplace_back(p.key, p.value);
+    } else {
+      return InvalidArgument("unknown load parameter '" + p.key +
+                             "': Polaris knows 'config' and 'file:<version>/<file name>'");
+    }
+  }
+  if (config_text == nullptr && files.empty()) return std::optional<LoadOverride>();
+  // Triton's rule: the files are the whole model folder, config.pbtxt
+  // included, so they come with the config that replaces it.
+  if (config_text == nullptr)
+    return InvalidArgument("load parameters 'file:...' need a 'config' parameter too: the files replace the whole "
+                           "model folder, config.pbtxt included");
+  POLARIS_RETURN_IF_ERROR(validate_model_name(name));
+  LoadOverride override;
+  POLARIS_ASSIGN_OR_RETURN(override.config, parse_model_config_json(config_text->value, "load parameter 'config'"));
+  if (!override.config.name().empty() && override.config.name() != name)
+    return InvalidArgument("load parameter 'config' names the model '" + override.config.name() + "', not '" +
+                           std::string(name) + "'");
+  if (!files.empty()) {
+    POLARIS_ASSIGN_OR_RETURN(override.files, OverrideFiles::write(name, files));
+  }
+  return std::optional<LoadOverride>(std::move(override));
+}
+
+}  // namespace
+
+Status InferenceService::load_model(std::string_view name, const std::vector<LoadParameter>& parameters) {
+  POLARIS_ASSIGN_OR_RETURN(std::optional<LoadOverride> override, load_override(name, parameters));
+  if (!override) return manager_.load(name);
+  return manager_.load(name, std::move(*override));
 }
 
 std::vector<ModelVersionStatus> InferenceService::repository_index(bool ready_only) {

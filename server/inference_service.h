@@ -43,6 +43,18 @@ Result<int64_t> parse_model_version(std::string_view text);
 
 using InferDone = std::function<void(Result<InferResponse>)>;
 
+// One parameter of a repository load request, as a frontend received it.
+// Triton's: "config" (a string: the model config as protobuf-JSON) and
+// "file:<version>/<name>" (bytes: gRPC's bytes_param, or HTTP's base64
+// string once the frontend decoded it). InferenceService::load_model
+// interprets them, the same for both protocols.
+struct LoadParameter {
+  enum class Kind { kString, kBytes, kOther };
+  std::string key;
+  Kind kind = Kind::kOther;
+  std::string_view value;  // kString, kBytes: the content (the caller keeps it); kOther: the wire type's name
+};
+
 // The scheduling options a request's parameters carry: "priority",
 // "timeout" (microseconds), "sequence_id" (number or string; 0 = none),
 // "sequence_start", "sequence_end". InvalidArgument for wrong types.
@@ -66,7 +78,14 @@ class InferenceService {
   // Every version of `name` (every model when empty); version 0: all.
   Result<std::vector<ModelManager::VersionStatistics>> statistics(std::string_view name, int64_t version) const;
   std::vector<ModelVersionStatus> repository_index(bool ready_only);
-  Status load_model(std::string_view name) { return manager_.load(name); }
+  // Loads (or reloads) `name`. With load parameters, Triton's override: the
+  // config replaces config.pbtxt and, with files, the files replace the
+  // model's folder (written to a private temporary folder), so a model not
+  // in the repository can be loaded too (docs/server.md, "Loading with a
+  // config and files"). InvalidArgument for unknown keys, wrong value
+  // types, files without a config, a malformed config (protobuf's message)
+  // or one naming another model, and unsafe file keys.
+  Status load_model(std::string_view name, const std::vector<LoadParameter>& parameters = {});
   Status unload_model(std::string_view name) { return manager_.unload(name); }
 
   // Checks the request against the model's (completed) config: every input

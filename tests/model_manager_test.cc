@@ -188,6 +188,63 @@ TEST_F(ModelManagerTest, ExplicitModeLoadsAndUnloadsOnlyWhenAsked) {
   EXPECT_EQ(m->load("nothere").code(), StatusCode::kNotFound);
 }
 
+// Triton's load with a config and files: a model that is not in the
+// repository, from files written for it. Its override survives an
+// eviction (the autoload reloads the same files), a repository sync leaves
+// it alone, and an unload or the manager's end deletes the files.
+TEST_F(ModelManagerTest, ALoadOverrideSurvivesEvictionAndGoesWithUnload) {
+  add("identity", "tiny/identity.onnx");
+  ManagerOptions options;
+  options.mode = ControlMode::kExplicit;
+  options.max_models = 1;
+  auto m = make(options);
+  std::ifstream in(model_file("tiny/negate.onnx"), std::ios::binary);
+  const std::string negate((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto files = OverrideFiles::write("fresh", {{"file:1/model.onnx", negate}});
+  ASSERT_TRUE(files.ok()) << files.status().to_string();
+  const fs::path dir = (*files)->root();
+  ASSERT_TRUE(m->load("fresh", LoadOverride{{}, std::move(*files)}).ok());
+  EXPECT_EQ(first_output(*m, "fresh").value(), -5.0f);
+
+  ASSERT_TRUE(m->load("identity").ok());  // at most one model: "fresh" is evicted
+  EXPECT_EQ(state(*m, "fresh"), ModelState::kUnavailable);
+  EXPECT_TRUE(fs::exists(dir / "fresh" / "1" / "model.onnx"));
+  ASSERT_TRUE(m->poll_now().ok());
+  EXPECT_EQ(first_output(*m, "fresh").value(), -5.0f) << "reloaded from the request's files";
+
+  // A plain load has no repository folder to go back to: the override stays.
+  EXPECT_EQ(m->load("fresh").code(), StatusCode::kNotFound);
+  EXPECT_EQ(first_output(*m, "fresh").value(), -5.0f);
+  ASSERT_TRUE(m->unload("fresh").ok());
+  EXPECT_FALSE(fs::exists(dir));
+  EXPECT_FALSE(row(m->index(), "fresh"));
+
+  // A config in place of a repository model's config.pbtxt, then a failed
+  // override (another model's files under the same config): the model is
+  // left as it was.
+  inference::ModelConfig batched;
+  batched.set_max_batch_size(2);
+  ASSERT_TRUE(m->load("identity", LoadOverride{batched, nullptr}).ok());
+  EXPECT_EQ(m->acquire("identity").value().config().max_batch_size(), 2);
+  auto garbage = OverrideFiles::write("identity", {{"file:1/model.onnx", "not onnx"}});
+  ASSERT_TRUE(garbage.ok());
+  const fs::path garbage_dir = (*garbage)->root();
+  Status failed = m->load("identity", LoadOverride{{}, std::move(*garbage)});
+  EXPECT_EQ(failed.code(), StatusCode::kInvalidArgument) << failed.to_string();
+  EXPECT_FALSE(fs::exists(garbage_dir));
+  EXPECT_EQ(m->acquire("identity").value().config().max_batch_size(), 2);
+  EXPECT_EQ(first_output(*m, "identity").value(), 5.0f);
+  ASSERT_TRUE(m->load("identity").ok());  // back to the repository's (no config: completed to 8)
+  EXPECT_EQ(m->acquire("identity").value().config().max_batch_size(), 8);
+
+  auto last = OverrideFiles::write("last", {{"file:1/model.onnx", negate}});
+  ASSERT_TRUE(last.ok());
+  const fs::path last_dir = (*last)->root();
+  ASSERT_TRUE(m->load("last", LoadOverride{{}, std::move(*last)}).ok());
+  m.reset();
+  EXPECT_FALSE(fs::exists(last_dir)) << "the manager's end deletes the request's files";
+}
+
 TEST_F(ModelManagerTest, WithoutAutoloadAnUnloadedModelGets503) {
   add("identity", "tiny/identity.onnx");
   ManagerOptions options;
