@@ -55,15 +55,25 @@ json tensor_metadata_json(const std::vector<TensorMetadataView>& tensors) {
   return out;
 }
 
-// The request body, decompressed per Content-Encoding (bounded).
-Result<std::shared_ptr<const std::string>> request_body(const HttpRequest& request, std::size_t limit) {
-  auto encoding = parse_content_encoding(request[http::field::content_encoding]);
+// A request body, decompressed per Content-Encoding (bounded).
+Result<std::shared_ptr<const std::string>> decoded_body(std::string raw, std::string_view content_encoding,
+                                                        std::size_t limit) {
+  auto encoding = parse_content_encoding(content_encoding);
   if (!encoding)
-    return Status(StatusCode::kUnimplemented,
-                  "Content-Encoding '" + std::string(request[http::field::content_encoding]) + "' is not supported");
-  if (*encoding == ContentEncoding::kIdentity) return std::make_shared<const std::string>(request.body());
-  POLARIS_ASSIGN_OR_RETURN(std::string plain, decompress(request.body(), *encoding, limit));
+    return Status(StatusCode::kUnimplemented, "Content-Encoding '" + std::string(content_encoding) + "' is not supported");
+  if (*encoding == ContentEncoding::kIdentity) return std::make_shared<const std::string>(std::move(raw));
+  POLARIS_ASSIGN_OR_RETURN(std::string plain, decompress(raw, *encoding, limit));
   return std::make_shared<const std::string>(std::move(plain));
+}
+
+Result<std::shared_ptr<const std::string>> request_body(const HttpRequest& request, std::size_t limit) {
+  return decoded_body(request.body(), request[http::field::content_encoding], limit);
+}
+
+// Moves the body out of the request, so a tensor body is not copied on its
+// way to the decoder (the request's headers stay usable for the response).
+Result<std::shared_ptr<const std::string>> take_request_body(HttpRequest& request, std::size_t limit) {
+  return decoded_body(std::move(request.body()), request[http::field::content_encoding], limit);
 }
 
 Result<std::optional<std::size_t>> header_length(const HttpRequest& request) {
@@ -312,7 +322,7 @@ void KServeHttpRoutes::infer(std::shared_ptr<Call> call) {
   const std::string& model = parts[2];
   auto version = parse_model_version(version_text);
   if (!version.ok()) return fail(version.status());
-  auto body = request_body(request, max_body_bytes_);
+  auto body = take_request_body(call->request, max_body_bytes_);
   if (!body.ok()) return fail(body.status());
   auto json_length = header_length(request);
   if (!json_length.ok()) return fail(json_length.status());
