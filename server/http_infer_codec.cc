@@ -30,6 +30,15 @@ Result<ParameterValue> parameter_from_json(const std::string& key, const json& v
   return InvalidArgument("parameter '" + key + "' must be a bool, number or string");
 }
 
+// A member of a JSON object by reference, null when absent (json::value
+// returns a copy: the whole "inputs" array of every request, allocation by
+// allocation).
+const json& member(const json& object, const char* key) {
+  static const json kNull;
+  const auto it = object.find(key);
+  return it == object.end() ? kNull : *it;
+}
+
 Result<Parameters> parameters_from_json(const json& object, const std::string& where) {
   Parameters out;
   if (object.is_null()) return out;
@@ -166,8 +175,8 @@ Status decode_inputs(const json& inputs, const std::shared_ptr<const std::string
     const auto dtype = data_type_from_string(in["datatype"].get<std::string>());
     if (!dtype || *dtype == DataType::kInvalid)
       return InvalidArgument("input '" + name + "': unknown datatype '" + in["datatype"].get<std::string>() + "'");
-    POLARIS_ASSIGN_OR_RETURN(Shape shape, shape_from_json(in.value("shape", json()), name));
-    POLARIS_ASSIGN_OR_RETURN(Parameters params, parameters_from_json(in.value("parameters", json()), "input"));
+    POLARIS_ASSIGN_OR_RETURN(Shape shape, shape_from_json(member(in, "shape"), name));
+    POLARIS_ASSIGN_OR_RETURN(Parameters params, parameters_from_json(member(in, "parameters"), "input"));
     if (auto binary_size = int_parameter(params, "binary_data_size")) {
       if (*binary_size < 0 || static_cast<std::size_t>(*binary_size) > body->size() - offset)
         return InvalidArgument(fmt::format("input '{}': binary_data_size {} runs past the end of the body", name,
@@ -196,7 +205,7 @@ Status decode_outputs(const json& outputs, InferRequest& request) {
       return InvalidArgument("every requested output needs a 'name'");
     RequestedOutput r;
     r.name = out["name"].get<std::string>();
-    POLARIS_ASSIGN_OR_RETURN(Parameters params, parameters_from_json(out.value("parameters", json()), "output"));
+    POLARIS_ASSIGN_OR_RETURN(Parameters params, parameters_from_json(member(out, "parameters"), "output"));
     r.binary = params.count("binary_data") ? bool_parameter(params, "binary_data") : request.binary_outputs;
     if (auto k = int_parameter(params, "classification")) {
       if (*k < 1) return InvalidArgument("output '" + r.name + "': classification must be at least 1");
@@ -261,10 +270,10 @@ Result<InferRequest> decode_infer_request(std::shared_ptr<const std::string> bod
       if (!header["id"].is_string()) return InvalidArgument("'id' must be a string");
       request.id = header["id"].get<std::string>();
     }
-    POLARIS_ASSIGN_OR_RETURN(request.parameters, parameters_from_json(header.value("parameters", json()), "request"));
+    POLARIS_ASSIGN_OR_RETURN(request.parameters, parameters_from_json(member(header, "parameters"), "request"));
     request.binary_outputs = bool_parameter(request.parameters, "binary_data_output");
-    POLARIS_RETURN_IF_ERROR(decode_inputs(header.value("inputs", json()), body, header_size, request));
-    POLARIS_RETURN_IF_ERROR(decode_outputs(header.value("outputs", json()), request));
+    POLARIS_RETURN_IF_ERROR(decode_inputs(member(header, "inputs"), body, header_size, request));
+    POLARIS_RETURN_IF_ERROR(decode_outputs(member(header, "outputs"), request));
   } catch (const json::exception& e) {  // a value of the wrong JSON type somewhere
     return InvalidArgument(std::string("malformed request: ") + e.what());
   }
