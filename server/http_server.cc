@@ -9,7 +9,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/dispatch.hpp>
-#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -23,34 +23,11 @@ namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-// One io_context per I/O thread, each connection bound to one of them
-// (round robin at accept): a connection's handlers always run on the same
-// thread, so no strand is needed and threads do not contend for one
-// scheduler's lock or wake each other through epoll for every handler
-// (two threads sharing one io_context spent ~10% of the small-request
-// path in futex waits and wake-ups).
-struct IoContexts {
-  std::vector<std::unique_ptr<net::io_context>> contexts;
-  std::vector<net::executor_work_guard<net::io_context::executor_type>> keep_running;  // no sessions != done
-  std::atomic<std::size_t> next{0};
-
-  explicit IoContexts(int threads) {
-    for (int i = 0; i < std::max(threads, 1); ++i) {
-      contexts.push_back(std::make_unique<net::io_context>(1));
-      keep_running.push_back(net::make_work_guard(*contexts.back()));
-    }
-  }
-  net::io_context& next_context() { return *contexts[next.fetch_add(1) % contexts.size()]; }
-  void stop() {
-    for (auto& c : contexts) c->stop();
-  }
-};
-
 struct HttpServer::Impl {
   HttpOptions options;
   HttpHandler handler;
-  IoContexts io;
-  tcp::acceptor acceptor{*io.contexts.front()};
+  net::io_context ioc;
+  tcp::acceptor acceptor{ioc};
   std::vector<std::thread> threads;
   std::atomic<int> in_flight{0};
   std::atomic<bool> draining{false};
@@ -58,7 +35,7 @@ struct HttpServer::Impl {
   std::condition_variable idle;  // in_flight reached 0 while draining
   int bound_port = 0;
 
-  Impl(HttpOptions o, HttpHandler h) : options(std::move(o)), handler(std::move(h)), io(options.io_threads) {}
+  Impl(HttpOptions o, HttpHandler h) : options(std::move(o)), handler(std::move(h)), ioc(options.io_threads) {}
 
   void request_done() {
     if (in_flight.fetch_sub(1) == 1 && draining) {
@@ -71,7 +48,7 @@ struct HttpServer::Impl {
 namespace {
 
 // One connection: read a request, hand it to the handler, write the
-// response, repeat while keep-alive. Runs on its io_context's one thread.
+// response, repeat while keep-alive. Runs on its own strand.
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, std::weak_ptr<HttpServer::Impl> server)
@@ -126,7 +103,7 @@ class Session : public std::enable_shared_from_this<Session> {
     const bool keep_alive = request.keep_alive();
     server->handler(std::move(request), [self = shared_from_this(), keep_alive](HttpResponse response) {
       auto executor = self->stream_.get_executor();
-      // dispatch: runs at once when the handler answered on this connection's thread.
+      // dispatch: runs at once when the handler answered on this strand.
       net::dispatch(executor, [self, keep_alive, response = std::move(response)]() mutable {
         self->write(std::move(response), true, !keep_alive);
       });
@@ -167,7 +144,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
 void accept(const std::shared_ptr<HttpServer::Impl>& server) {
   server->acceptor.async_accept(
-      server->io.next_context(), [weak = std::weak_ptr(server)](beast::error_code ec, tcp::socket socket) {
+      net::make_strand(server->ioc), [weak = std::weak_ptr(server)](beast::error_code ec, tcp::socket socket) {
         auto s = weak.lock();
         if (!s || !s->acceptor.is_open()) return;
         if (!ec) {
@@ -201,10 +178,10 @@ Status HttpServer::start() {
                        ": " + ec.message());
   impl_->bound_port = acceptor.local_endpoint().port();
   accept(impl_);
-  for (auto& context : impl_->io.contexts)
-    impl_->threads.emplace_back([impl = impl_, ioc = context.get()] {
+  for (int i = 0; i < std::max(impl_->options.io_threads, 1); ++i)
+    impl_->threads.emplace_back([impl = impl_] {
       name_this_thread(impl->options.thread_name.c_str());
-      ioc->run();
+      impl->ioc.run();
     });
   return Status::Ok();
 }
@@ -221,13 +198,13 @@ void HttpServer::shutdown(std::chrono::milliseconds deadline) {
   }
   if (impl_->in_flight.load() > 0)
     spdlog::warn("HTTP shutdown: {} requests still in progress after the deadline", impl_->in_flight.load());
-  net::post(impl_->acceptor.get_executor(), [impl = impl_] {
+  net::post(impl_->ioc, [impl = impl_] {
     beast::error_code ignored;
     impl->acceptor.close(ignored);
   });
   // A moment for the 503s of connections accepted during the drain.
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  impl_->io.stop();
+  impl_->ioc.stop();
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();
 }
