@@ -31,6 +31,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/bench_common.h"
+#include "bench/raw_ort_session.h"
 #include "runtime/model_manager.h"
 
 namespace polaris {
@@ -62,40 +63,20 @@ double pct(std::vector<double> v, double p) {
   return v[i];
 }
 
-std::shared_ptr<float[]> images(int batch) {
-  const std::size_t n = static_cast<std::size_t>(batch) * 3 * 224 * 224;
-  std::shared_ptr<float[]> data(new float[n]);
-  for (std::size_t i = 0; i < n; ++i) data[i] = static_cast<float>((i * 2654435761u) % 1000) / 1000.0f;
-  return data;
-}
-
-// The raw engine: an Ort::Session on the module's environment (ORT keeps
-// one per process, with the global pool of args.threads Polaris set up).
+// The raw engine on the module's environment (ORT keeps one per process,
+// with the global pool of args.threads Polaris set up).
 class RawEngine {
  public:
-  explicit RawEngine(const std::string& path) {
-    Ort::SessionOptions so;
-    so.DisablePerSessionThreads();
-    so.SetGraphOptimizationLevel(ORT_ENABLE_ALL);
-    session_ = std::make_unique<Ort::Session>(env_, path.c_str(), so);
-    Ort::AllocatorWithDefaultOptions allocator;
-    input_ = session_->GetInputNameAllocated(0, allocator).get();
-    output_ = session_->GetOutputNameAllocated(0, allocator).get();
-  }
+  explicit RawEngine(const std::string& path) : session_(env_, path) {}
 
   // Images per second running batches of `batch` back to back for `seconds`.
   double throughput(int batch, double seconds) {
-    auto data = images(batch);
-    const std::vector<int64_t> dims{batch, 3, 224, 224};
-    Ort::Value value = Ort::Value::CreateTensor<float>(memory_, data.get(), static_cast<std::size_t>(batch) * 150528,
-                                                       dims.data(), dims.size());
-    const char* ins[] = {input_.c_str()};
-    const char* outs[] = {output_.c_str()};
-    session_->Run(Ort::RunOptions{nullptr}, ins, &value, 1, outs, 1);  // warm-up
+    const bench::InputBatch in(batch);
+    session_.run(in);  // warm-up
     int runs = 0;
     const auto start = Clock::now();
     while (runs < 3 || std::chrono::duration<double>(Clock::now() - start).count() < seconds) {
-      session_->Run(Ort::RunOptions{nullptr}, ins, &value, 1, outs, 1);
+      session_.run(in);
       ++runs;
     }
     return runs * batch / std::chrono::duration<double>(Clock::now() - start).count();
@@ -103,9 +84,7 @@ class RawEngine {
 
  private:
   Ort::Env env_;
-  std::unique_ptr<Ort::Session> session_;
-  std::string input_, output_;
-  Ort::MemoryInfo memory_ = Ort::MemoryInfo::CreateCpu(OrtDeviceAllocator, OrtMemTypeCPU);
+  bench::RawOrtSession session_;
 };
 
 // The raw engine's best offline throughput: batches back to back.
@@ -134,7 +113,7 @@ std::string config_for(const std::string& mode, double target_ms, int delay_us, 
 }
 
 nlohmann::json closed_loop(ModelManager& manager, const std::string& name, int concurrency, const Args& args) {
-  auto data = images(1);
+  const bench::InputBatch image(1);
   std::atomic<bool> stop{false};
   std::vector<std::vector<double>> latencies(static_cast<std::size_t>(concurrency));
   std::atomic<int> done{0};
@@ -143,9 +122,7 @@ nlohmann::json closed_loop(ModelManager& manager, const std::string& name, int c
   for (int c = 0; c < concurrency; ++c) {
     clients.emplace_back([&, c] {
       auto handle = check(manager.acquire(name), "acquire " + name);
-      auto tensor = check(Tensor::borrow(DataType::kFp32, Shape{1, 3, 224, 224}, data.get(), 150528 * sizeof(float)),
-                          "input");
-      const NamedTensors inputs{{handle.metadata().inputs.at(0).name, tensor}};
+      const NamedTensors inputs{{handle.metadata().inputs.at(0).name, image.tensor()}};
       while (!stop) {
         const auto t0 = Clock::now();
         check(handle.run(inputs), "infer " + name);

@@ -14,6 +14,7 @@
 
 #include "backends/registry.h"
 #include "bench/bench_common.h"
+#include "bench/raw_ort_session.h"
 
 namespace polaris::bench {
 namespace {
@@ -29,33 +30,6 @@ Ort::Env make_raw_env() {
   threading.SetGlobalSpinControl(t.allow_spinning ? 1 : 0);
   return Ort::Env(threading, ORT_LOGGING_LEVEL_WARNING, "bench-raw");
 }
-
-// The raw engine: what a program using ORT directly would write.
-class RawSession {
- public:
-  RawSession(Ort::Env& env, const std::string& path) {
-    Ort::SessionOptions so;
-    so.DisablePerSessionThreads();
-    so.SetGraphOptimizationLevel(ORT_ENABLE_ALL);
-    session_ = std::make_unique<Ort::Session>(env, path.c_str(), so);
-    Ort::AllocatorWithDefaultOptions allocator;
-    input_ = session_->GetInputNameAllocated(0, allocator).get();
-    output_ = session_->GetOutputNameAllocated(0, allocator).get();
-  }
-
-  std::vector<Ort::Value> run(const InputBatch& in) {
-    const char* input_names[] = {input_.c_str()};
-    const char* output_names[] = {output_.c_str()};
-    Ort::Value value =
-        Ort::Value::CreateTensor<float>(memory_, in.data.get(), in.count, in.dims.data(), in.dims.size());
-    return session_->Run(Ort::RunOptions{nullptr}, input_names, &value, 1, output_names, 1);
-  }
-
- private:
-  std::unique_ptr<Ort::Session> session_;
-  std::string input_, output_;
-  Ort::MemoryInfo memory_ = Ort::MemoryInfo::CreateCpu(OrtDeviceAllocator, OrtMemTypeCPU);
-};
 
 // A Polaris load through the registry; `expect_cache` ("hit"/"miss"/"") is
 // checked against the start of what the backend reports, so "cold" and
@@ -88,7 +62,7 @@ void wait_for_cache_entry(const fs::path& cache) {
 
 void bench_inference(Ort::Env& env, BackendRegistry& registry, const std::string& model, const std::string& path,
                      const Options& options) {
-  RawSession raw(env, path);
+  RawOrtSession raw(env, path);
   polaris_load(registry, fresh_link(options, path), options, "miss");  // fills the cache
   wait_for_cache_entry(fs::path(options.work_dir) / "cache" / "ort-optimized");
   auto polaris = polaris_load(registry, fresh_link(options, path), options, "hit");  // as a restarted server
@@ -123,7 +97,7 @@ void bench_load(Ort::Env& env, BackendRegistry& cached, BackendRegistry& uncache
     wait_for_cache_entry(cache);
   };
   const std::vector<LoadVariant> variants{
-      {"raw_cold", [&] { return timed([&] { return std::make_unique<RawSession>(env, path); }); }},
+      {"raw_cold", [&] { return timed([&] { return std::make_unique<RawOrtSession>(env, path); }); }},
       {"polaris_cold",
        [&] {
          fs::remove_all(cache);
