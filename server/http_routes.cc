@@ -76,6 +76,33 @@ Result<std::shared_ptr<const std::string>> take_request_body(HttpRequest& reques
   return decoded_body(std::move(request.body()), request[http::field::content_encoding], limit);
 }
 
+// A load request's "parameters" as the service takes them: "config" (a
+// JSON string) and "file:<version>/<name>" (base64 strings, decoded here
+// into `files`, as gRPC sends them raw; a deque never moves its strings, so
+// the parameters' views stay valid). The service checks and uses both.
+// Decoded sizes are 3/4 of strings of a body within the body limit.
+Result<std::vector<LoadParameter>> load_parameters(const json& body, std::deque<std::string>& files) {
+  std::vector<LoadParameter> load;
+  const auto params = body.find("parameters");
+  if (params == body.end()) return load;
+  if (!params->is_object()) return InvalidArgument("'parameters' of a load request must be a JSON object");
+  for (const auto& [key, value] : params->items()) {
+    LoadParameter& p = load.emplace_back(LoadParameter{key, LoadParameter::Kind::kOther, {}});
+    if (!value.is_string()) {
+      p.value = value.type_name();
+    } else if (!std::string_view(key).starts_with(kOverrideFilePrefix)) {
+      p.kind = LoadParameter::Kind::kString;
+      p.value = value.get_ref<const std::string&>();
+    } else {
+      auto bytes = decode_base64(value.get_ref<const std::string&>());
+      if (!bytes.ok()) return InvalidArgument("load parameter '" + key + "' " + bytes.status().message());
+      p.kind = LoadParameter::Kind::kBytes;
+      p.value = files.emplace_back(std::move(*bytes));
+    }
+  }
+  return load;
+}
+
 Result<std::optional<std::size_t>> header_length(const HttpRequest& request) {
   const auto it = request.find(kHeaderLength);
   if (it == request.end()) return std::optional<std::size_t>();
@@ -224,32 +251,10 @@ HttpResponse KServeHttpRoutes::route(const HttpRequest& request, const std::vect
         // "file:<version>/<name>" (base64 strings). The files are decoded
         // here, as gRPC sends them raw; the service checks and uses both.
         // Decoded sizes are 3/4 of strings of a body within max_body_bytes_.
-        const auto params = parsed.find("parameters");
-        if (params != parsed.end() && !params->is_object())
-          return make_error(request, InvalidArgument("'parameters' of a load request must be a JSON object"));
-        std::vector<LoadParameter> load;
-        std::deque<std::string> files;  // decoded contents, viewed by `load` (a deque never moves them)
-        if (params != parsed.end()) {
-          for (const auto& [key, value] : params->items()) {
-            LoadParameter& p = load.emplace_back(LoadParameter{key, LoadParameter::Kind::kOther, {}});
-            if (!value.is_string()) {
-              p.value = value.type_name();
-              continue;
-            }
-            const std::string& text = value.get_ref<const std::string&>();
-            if (!std::string_view(key).starts_with(kOverrideFilePrefix)) {
-              p.kind = LoadParameter::Kind::kString;
-              p.value = text;
-              continue;
-            }
-            auto bytes = decode_base64(text);
-            if (!bytes.ok())
-              return make_error(request, InvalidArgument("load parameter '" + key + "' " + bytes.status().message()));
-            p.kind = LoadParameter::Kind::kBytes;
-            p.value = files.emplace_back(std::move(*bytes));
-          }
-        }
-        return ok_or_error(request, service_.load_model(parts[3], load));
+        std::deque<std::string> files;  // decoded contents, viewed by the parameters
+        auto load = load_parameters(parsed, files);
+        if (!load.ok()) return make_error(request, load.status());
+        return ok_or_error(request, service_.load_model(parts[3], *load));
       }
       return ok_or_error(request, service_.unload_model(parts[3]));
     }

@@ -69,7 +69,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // each an epoll round trip) to receive a 600 KB tensor. A small
     // reserve fits a whole small request in one read; a large body gets
     // 64 KiB reads (Beast's cap) and the buffer shrinks again afterwards.
-    if (buffer_.capacity() > kLargeReadBuffer) buffer_.shrink_to_fit();
+    if (buffer_.capacity() > kSmallReadBuffer) buffer_.shrink_to_fit();
     buffer_.reserve(kSmallReadBuffer);
     http::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
       if (ec) return self->on_read(ec);
