@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -513,25 +514,47 @@ TEST_F(ModelManagerTest, UnloadWaitsForTheRequestHoldingTheModel) {
   EXPECT_EQ(state(*m, "held"), ModelState::kUnavailable);
 }
 
-// 10 cycles here; bench/runtime runs the 100-cycle version.
+// 12 cycles here; bench/runtime runs the 100-cycle version. A single RSS
+// sample after a load moves by a few MiB with the allocator's layout (the
+// first load alone measured 219.7 MiB in one CI run and 228 MiB in most), so
+// the test compares medians of several cycles and checks what would show a
+// real leak: memory not given back at unload, and RSS that keeps climbing.
 TEST_F(ModelManagerTest, ResNet50LoadUnloadCyclesGiveMemoryBack) {
 #ifdef POLARIS_ASAN
   GTEST_SKIP() << "ASan's quarantine keeps freed memory resident by design";
 #endif
   add("resnet50", "vision/resnet50.onnx");
+  const uint64_t weights = std::filesystem::file_size(model_file("vision/resnet50.onnx"));
   ManagerOptions options;
   options.mode = ControlMode::kExplicit;
   auto m = make(options);
   ASSERT_TRUE(m->load("resnet50").ok());
-  const uint64_t after_first_load = process_rss_bytes();
-  uint64_t last = 0;
-  for (int i = 0; i < 10; ++i) {
+  constexpr int kCycles = 12;
+  std::vector<uint64_t> loaded, unloaded;
+  std::string series;
+  for (int i = 0; i < kCycles; ++i) {
+    const uint64_t before_unload = process_rss_bytes();
     ASSERT_TRUE(m->unload("resnet50").ok());
+    unloaded.push_back(process_rss_bytes());
     ASSERT_TRUE(m->load("resnet50").ok());
-    last = process_rss_bytes();
+    loaded.push_back(process_rss_bytes());
+    series += " " + format_byte_size(unloaded.back()) + "/" + format_byte_size(loaded.back());
+    // Unloading gives the weights back to the system, not just to malloc.
+    EXPECT_GE(before_unload - std::min(before_unload, unloaded.back()), weights * 3 / 4)
+        << "cycle " << i << ": unload freed too little (weights " << format_byte_size(weights) << ")";
   }
-  EXPECT_LE(last, after_first_load * 105 / 100)
-      << "after first load " << format_byte_size(after_first_load) << ", after 10 cycles " << format_byte_size(last);
+  SCOPED_TRACE("RSS unloaded/loaded per cycle:" + series);
+  auto median_of = [](std::vector<uint64_t> v) {
+    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+    return v[v.size() / 2];
+  };
+  const std::vector<uint64_t> first(loaded.begin(), loaded.begin() + 4);
+  const std::vector<uint64_t> last(loaded.end() - 4, loaded.end());
+  EXPECT_LE(median_of(last), median_of(first) * 105 / 100) << "RSS with the model loaded keeps growing";
+  // With no model loaded RSS grows about 60 KiB a cycle, most of it inside
+  // ONNX Runtime (a bare Ort::Session create/destroy loop grows its heap by
+  // about 6 KiB a session); a leaked model or arena would be megabytes.
+  EXPECT_LE(unloaded.back(), unloaded.front() + (kCycles - 1) * (256u << 10)) << "RSS without the model keeps growing";
 }
 
 TEST_F(ModelManagerTest, MultiModelServerFacadeHasTheSeedsApi) {
