@@ -76,6 +76,7 @@ Result<std::unique_ptr<ModelScheduler>> SequenceScheduler::create(std::vector<Mo
   const ModelMetadata& model = instances.front()->metadata();
   std::unique_ptr<SequenceScheduler> s(new SequenceScheduler(std::move(instances), stats, pool));
   s->batched_ = config.max_batch_size() > 0;
+  s->max_rows_ = config.max_batch_size();
   if (seq.max_sequence_idle_microseconds() > 0)
     s->idle_timeout_ = std::chrono::microseconds(seq.max_sequence_idle_microseconds());
   else
@@ -188,21 +189,10 @@ void SequenceScheduler::on_wake_locked(SchedulerClock::time_point now) { dispatc
 
 void SequenceScheduler::dispatch_locked(SchedulerClock::time_point now) {
   auto next_expiry = SchedulerClock::time_point::max();
+  std::vector<SequenceMap::iterator> ready;  // something queued, not running, its instance free
   for (auto it = sequences_.begin(); it != sequences_.end();) {
     Sequence& s = it->second;
-    if (!s.running && !s.queue.empty() && !busy_locked(s.instance)) {
-      Pending request = std::move(s.queue.front());
-      s.queue.pop_front();
-      --queued_;
-      s.running = true;
-      // A start request begins from the initial state even when the id
-      // was in use (Triton restarts the sequence).
-      NamedTensors state = request.job.options.sequence_start ? NamedTensors{} : s.state;
-      start_locked(s.instance, [this, id = it->first, instance = s.instance, request = std::move(request),
-                                state = std::move(state)]() mutable {
-        execute(id, instance, std::move(request), std::move(state));
-      });
-    }
+    if (!s.running && !s.queue.empty() && !busy_locked(s.instance)) ready.push_back(it);
     if (!s.running && s.queue.empty()) {
       if (now - s.last_active >= idle_timeout_) {
         --per_instance_[static_cast<std::size_t>(s.instance)];
@@ -214,6 +204,46 @@ void SequenceScheduler::dispatch_locked(SchedulerClock::time_point now) {
     ++it;
   }
   if (next_expiry != SchedulerClock::time_point::max()) wake_at_locked(next_expiry);
+  // Oldest request first; it leads a batch on its sequence's instance, and
+  // the next oldest ready requests bound to that instance join it while
+  // they fit (same inputs and outputs apart from dim 0, max_batch_size rows).
+  std::stable_sort(ready.begin(), ready.end(), [](const auto& a, const auto& b) {
+    return a->second.queue.front().arrival < b->second.queue.front().arrival;
+  });
+  std::vector<bool> taken(ready.size(), false);
+  for (std::size_t lead = 0; lead < ready.size(); ++lead) {
+    const int instance = ready[lead]->second.instance;
+    if (taken[lead] || busy_locked(instance)) continue;
+    const Pending& head = ready[lead]->second.queue.front();
+    int64_t rows = batch_rows(head.job.inputs);
+    const std::string key = max_rows_ > 1 ? batch_key(head.job.inputs, head.job.outputs) : std::string();
+    std::vector<Member> members;
+    members.push_back(take_head_locked(ready[lead]));
+    for (std::size_t j = lead + 1; max_rows_ > 1 && j < ready.size() && rows < max_rows_; ++j) {
+      if (taken[j] || ready[j]->second.instance != instance) continue;
+      const Pending& next = ready[j]->second.queue.front();
+      const int64_t more = batch_rows(next.job.inputs);
+      if (rows + more > max_rows_ || batch_key(next.job.inputs, next.job.outputs) != key) continue;
+      taken[j] = true;
+      rows += more;
+      members.push_back(take_head_locked(ready[j]));
+    }
+    start_locked(instance, [this, instance, members = std::move(members)]() mutable {
+      execute(instance, std::move(members));
+    });
+  }
+}
+
+SequenceScheduler::Member SequenceScheduler::take_head_locked(SequenceMap::iterator it) {
+  Sequence& s = it->second;
+  Member m{it->first, std::move(s.queue.front()), {}};
+  s.queue.pop_front();
+  --queued_;
+  s.running = true;
+  // A start request begins from the initial state even when the id was in
+  // use (Triton restarts the sequence).
+  if (!m.request.job.options.sequence_start) m.state = s.state;
+  return m;
 }
 
 Result<NamedTensors> SequenceScheduler::model_inputs(const Pending& request, const SequenceId& id,
@@ -262,16 +292,84 @@ Result<NamedTensors> SequenceScheduler::model_inputs(const Pending& request, con
   return inputs;
 }
 
-void SequenceScheduler::execute(SequenceId id, int instance, Pending request, NamedTensors state) {
+void SequenceScheduler::execute(int instance, std::vector<Member> members) {
   ExecutionPhases phases;
   phases.start = SchedulerClock::now();
-  Result<NamedTensors> inputs = model_inputs(request, id, state);
-  std::vector<std::string> wanted = request.job.outputs.empty() ? outputs_ : request.job.outputs;
-  for (const StateSpec& spec : states_) wanted.push_back(spec.output);
-  phases.inputs_ready = SchedulerClock::now();
-  Result<NamedTensors> outputs =
-      inputs.ok() ? instances_[static_cast<std::size_t>(instance)]->run(*inputs, wanted) : inputs.status();
-  phases.engine_done = SchedulerClock::now();
+  // Requests whose inputs cannot be built (a string id for a CORRID input)
+  // fail alone; the others run.
+  std::vector<Result<NamedTensors>> results;
+  std::vector<NamedTensors> inputs;
+  std::vector<std::size_t> running;
+  for (std::size_t k = 0; k < members.size(); ++k) {
+    Result<NamedTensors> in = model_inputs(members[k].request, members[k].id, members[k].state);
+    if (in.ok()) {
+      inputs.push_back(std::move(*in));
+      running.push_back(k);
+      results.emplace_back(NamedTensors{});
+    } else {
+      results.emplace_back(in.status());
+    }
+  }
+  if (!running.empty()) {
+    // Members share a batch only with the same requested outputs.
+    const auto& asked = members[running.front()].request.job.outputs;
+    std::vector<std::string> wanted = asked.empty() ? outputs_ : asked;
+    for (const StateSpec& spec : states_) wanted.push_back(spec.output);
+    std::vector<Result<NamedTensors>> outputs = run_stacked(instance, std::move(inputs), wanted, phases);
+    for (std::size_t i = 0; i < running.size(); ++i) results[running[i]] = std::move(outputs[i]);
+  }
+  phases.outputs_ready = SchedulerClock::now();
+  {
+    std::lock_guard lock(mu_);
+    for (std::size_t k = 0; k < members.size(); ++k) finish_member_locked(members[k], std::move(results[k]), phases);
+  }
+  finish_task(instance);
+}
+
+std::vector<Result<NamedTensors>> SequenceScheduler::run_stacked(int instance, std::vector<NamedTensors> inputs,
+                                                                 const std::vector<std::string>& wanted,
+                                                                 ExecutionPhases& phases) {
+  Model& model = *instances_[static_cast<std::size_t>(instance)];
+  auto run_once = [&](const NamedTensors& batch) {
+    phases.inputs_ready = SchedulerClock::now();
+    Result<NamedTensors> out = model.run(batch, wanted);
+    phases.engine_done = SchedulerClock::now();
+    if (out.ok()) {
+      ExecutionTiming execution;
+      execution.batch_size = batched_ ? static_cast<uint64_t>(std::max<int64_t>(batch_rows(batch), 1)) : 1;
+      execution.compute_input = phases.inputs_ready - phases.start;
+      execution.compute_infer = phases.engine_done - phases.inputs_ready;
+      execution.compute_output = SchedulerClock::now() - phases.engine_done;
+      stats_.record_execution(execution);
+    }
+    return out;
+  };
+  std::vector<Result<NamedTensors>> results;
+  if (inputs.size() == 1) {
+    results.push_back(run_once(inputs.front()));
+    return results;
+  }
+  std::vector<const NamedTensors*> parts;
+  for (const NamedTensors& in : inputs) parts.push_back(&in);
+  Result<NamedTensors> stacked = stack_inputs(parts);
+  if (!stacked.ok()) {
+    // The carried states do not line up (sequences that changed their row
+    // count): each runs alone, as it would have without batching.
+    for (const NamedTensors& in : inputs) results.push_back(run_once(in));
+    return results;
+  }
+  const int64_t total = batch_rows(*stacked);
+  Result<NamedTensors> outputs = run_once(*stacked);
+  int64_t first = 0;
+  for (const NamedTensors& in : inputs) {
+    const int64_t rows = batch_rows(in);
+    results.push_back(outputs.ok() ? slice_outputs(*outputs, total, first, rows) : Result<NamedTensors>(outputs.status()));
+    first += rows;
+  }
+  return results;
+}
+
+void SequenceScheduler::finish_member_locked(Member& m, Result<NamedTensors> outputs, const ExecutionPhases& phases) {
   NamedTensors answer, next_state;
   if (outputs.ok()) {
     for (NamedTensor& out : *outputs) {
@@ -282,41 +380,28 @@ void SequenceScheduler::execute(SequenceId id, int instance, Pending request, Na
         answer.push_back(std::move(out));
     }
   }
-  phases.outputs_ready = SchedulerClock::now();
+  auto it = sequences_.find(m.id);
+  if (it != sequences_.end()) {
+    Sequence& s = it->second;
+    s.running = false;
+    s.last_active = SchedulerClock::now();
+    if (outputs.ok()) s.state = std::move(next_state);  // a failed request leaves the state as it was
+    if (m.request.job.options.sequence_end) {
+      for (Pending& p : s.queue)
+        fail_locked(p, InvalidArgument(fmt::format("sequence {} already ended", m.id.to_string())));
+      queued_ -= s.queue.size();
+      --per_instance_[static_cast<std::size_t>(s.instance)];
+      sequences_.erase(it);
+    }
+  }
   if (outputs.ok()) {
-    ExecutionTiming execution;
-    execution.batch_size = batched_ ? static_cast<uint64_t>(std::max<int64_t>(batch_rows(request.job.inputs), 1)) : 1;
-    execution.compute_input = phases.inputs_ready - phases.start;
-    execution.compute_infer = phases.engine_done - phases.inputs_ready;
-    execution.compute_output = phases.outputs_ready - phases.engine_done;
-    stats_.record_execution(execution);
+    record_request(stats_, m.request.arrival, phases);
+    defer_locked([done = std::move(m.request.job.done), answer = std::move(answer)]() mutable {
+      done(std::move(answer));
+    });
+  } else {
+    fail_locked(m.request, outputs.status());
   }
-  {
-    std::lock_guard lock(mu_);
-    auto it = sequences_.find(id);
-    if (it != sequences_.end()) {
-      Sequence& s = it->second;
-      s.running = false;
-      s.last_active = SchedulerClock::now();
-      if (outputs.ok()) s.state = std::move(next_state);  // a failed request leaves the state as it was
-      if (request.job.options.sequence_end) {
-        for (Pending& p : s.queue)
-          fail_locked(p, InvalidArgument(fmt::format("sequence {} already ended", id.to_string())));
-        queued_ -= s.queue.size();
-        --per_instance_[static_cast<std::size_t>(s.instance)];
-        sequences_.erase(it);
-      }
-    }
-    if (outputs.ok()) {
-      record_request(stats_, request.arrival, phases);
-      defer_locked([done = std::move(request.job.done), answer = std::move(answer)]() mutable {
-        done(std::move(answer));
-      });
-    } else {
-      fail_locked(request, outputs.status());
-    }
-  }
-  finish_task(instance);
 }
 
 }  // namespace polaris

@@ -6,8 +6,12 @@
 // last `sequence_end`. A sequence is bound to one instance at its start
 // (the one holding the fewest sequences) and its requests run there one at
 // a time, in arrival order; different sequences run in parallel on
-// different instances, one request per execution (Triton's "direct"
-// strategy with one slot: sequences are not stacked into one batch).
+// different instances. When the model batches (max_batch_size > 1), the
+// ready requests of different sequences bound to a free instance share
+// one execution, oldest first, up to max_batch_size rows: their inputs and
+// states are stacked along dim 0 and each gets its own rows back. Nothing
+// is held back to wait for more (what queues while the instance is busy
+// is what gets batched).
 //
 // Implicit state (Triton's semantics): for each `state { input_name,
 // output_name }` the scheduler feeds the model's state input itself: at
@@ -67,19 +71,34 @@ class SequenceScheduler final : public SchedulerBase {
     SchedulerClock::time_point last_active;
   };
 
+  // One sequence's request in an execution, with the state it starts from.
+  struct Member {
+    SequenceId id;
+    Pending request;
+    NamedTensors state;
+  };
+  using SequenceMap = std::map<SequenceId, Sequence>;
+
   SequenceScheduler(std::vector<Model*> instances, ModelStatistics& stats, ExecutionPool& pool);
   void on_wake_locked(SchedulerClock::time_point now) override;
   void dispatch_locked(SchedulerClock::time_point now);
-  void execute(SequenceId id, int instance, Pending request, NamedTensors state);
+  Member take_head_locked(SequenceMap::iterator it);
+  void execute(int instance, std::vector<Member> members);
+  // Runs the members' model inputs on one instance, stacked into one batch
+  // when there are several; one result per member, in order.
+  std::vector<Result<NamedTensors>> run_stacked(int instance, std::vector<NamedTensors> inputs,
+                                                const std::vector<std::string>& wanted, ExecutionPhases& phases);
   Result<NamedTensors> model_inputs(const Pending& request, const SequenceId& id, const NamedTensors& state) const;
+  void finish_member_locked(Member& m, Result<NamedTensors> outputs, const ExecutionPhases& phases);
   void fail_locked(Pending& p, Status status);
 
   std::vector<StateSpec> states_;
   std::vector<ControlSpec> controls_;
   std::vector<std::string> outputs_;  // the model's own outputs (state outputs excluded)
   bool batched_ = false;              // max_batch_size > 0: tensors carry a batch dim
+  int64_t max_rows_ = 0;              // rows one execution may stack (max_batch_size)
   std::chrono::microseconds idle_timeout_{1000000};
-  std::map<SequenceId, Sequence> sequences_;  // guarded by mu_
+  SequenceMap sequences_;                     // guarded by mu_
   std::vector<int> per_instance_;             // live sequences per instance; guarded by mu_
   std::size_t queued_ = 0;                    // guarded by mu_
 };
