@@ -15,6 +15,10 @@
 //                        (what a Triton user reads off perf_analyzer);
 //              adaptive  polaris.latency_target_ms = --target-ms;
 //            throughput and per-request p50/p99 latency.
+// With --rounds N each cell runs N times, each time followed by the raw
+// engine at its best batch: the cell reports the median of the N
+// Polaris/raw ratios (and of images/s, p50 and p99), so one noisy
+// second on a shared machine moves neither side alone.
 // One JSON line per cell on stdout; progress on stderr.
 #include <onnxruntime_cxx_api.h>
 
@@ -52,6 +56,7 @@ struct Args {
   int delay_us = 1000;
   double cell_seconds = 6;
   int min_requests = 48;
+  int rounds = 1;  // Polaris cell + raw neighbour pairs per cell; medians reported
   int preferred = 0;  // dynamic's preferred_batch_size; 0: the raw engine's best
   std::size_t mmap_threshold = std::size_t{1} << 20;  // ManagerOptions::load_mmap_threshold (0: glibc's own)
 };
@@ -144,6 +149,55 @@ nlohmann::json closed_loop(ModelManager& manager, const std::string& name, int c
           {"p99_ms", pct(all, 99)}};
 }
 
+double median(std::vector<double> v) { return pct(std::move(v), 50); }
+
+// One cell: `args.rounds` pairs of (Polaris closed loop, the raw engine's
+// best batch right after it). The machine's speed drifts, so each round's
+// Polaris figure is compared with its neighbour in time, and the cell
+// reports medians over the rounds.
+//
+// A dynamic cell also measures the raw engine at the preferred batch size
+// when that differs from its best (16 one-image clients can never form the
+// best batch of 32): `ratio_same_batch` separates the scheduler's own cost
+// from the engine's gain at sizes the load cannot reach.
+nlohmann::json measure_cell(ModelManager& manager, RawEngine& raw, const std::string& mode, int concurrency,
+                            int best_batch, int preferred, const Args& args) {
+  const bool same_batch = mode == "dynamic" && preferred != best_batch;
+  std::vector<double> images, raw_images, ratios, same_ratios, p50, p99;
+  nlohmann::json rounds = nlohmann::json::array();
+  std::size_t requests = 0;
+  for (int r = 0; r < args.rounds; ++r) {
+    nlohmann::json one = closed_loop(manager, mode, concurrency, args);
+    const double raw_best = raw.throughput(best_batch, args.cell_seconds / 2);
+    one["raw_best_adjacent_images_per_s"] = raw_best;
+    one["ratio"] = one["images_per_s"].get<double>() / raw_best;
+    images.push_back(one["images_per_s"]);
+    raw_images.push_back(raw_best);
+    ratios.push_back(one["ratio"]);
+    if (same_batch) {
+      const double raw_same = raw.throughput(preferred, args.cell_seconds / 2);
+      one["raw_same_batch_images_per_s"] = raw_same;
+      same_ratios.push_back(one["images_per_s"].get<double>() / raw_same);
+    }
+    p50.push_back(one["p50_ms"]);
+    p99.push_back(one["p99_ms"]);
+    requests += one["requests"].get<std::size_t>();
+    if (args.rounds > 1)
+      std::cerr << "    round " << r + 1 << ": ratio " << ratios.back()
+                << (same_batch ? ", same batch " + std::to_string(same_ratios.back()) : "") << "\n";
+    rounds.push_back(std::move(one));
+  }
+  nlohmann::json cell = {{"requests", requests},
+                         {"images_per_s", median(images)},
+                         {"raw_best_adjacent_images_per_s", median(raw_images)},
+                         {"ratio", median(ratios)},
+                         {"p50_ms", median(p50)},
+                         {"p99_ms", median(p99)}};
+  if (same_batch) cell["ratio_same_batch"] = median(same_ratios);
+  if (args.rounds > 1) cell["rounds"] = std::move(rounds);
+  return cell;
+}
+
 int run(int argc, char** argv) {
   Args args;
   CLI::App app{"Polaris batching benchmark (docs/performance.md, Batching)"};
@@ -157,6 +211,7 @@ int run(int argc, char** argv) {
   app.add_option("--delay-us", args.delay_us, "dynamic batching max_queue_delay_microseconds");
   app.add_option("--cell-seconds", args.cell_seconds);
   app.add_option("--min-requests", args.min_requests);
+  app.add_option("--rounds", args.rounds, "Polaris/raw pairs per cell (medians reported)")->check(CLI::Range(1, 99));
   app.add_option("--preferred", args.preferred, "dynamic's preferred_batch_size (0: the raw engine's best)");
   app.add_option("--mmap-threshold", args.mmap_threshold,
                  "the manager's load-time mmap threshold in bytes; 0 leaves glibc's dynamic thresholds");
@@ -200,13 +255,12 @@ int run(int argc, char** argv) {
     for (int c : args.concurrency) {
       for (const std::string& mode : args.modes) {  // modes interleaved at each concurrency
         std::cerr << model << ": " << mode << " concurrency " << c << "\n";
-        nlohmann::json cell = closed_loop(*manager, mode, c, args);
-        // The raw engine's best batch again right after the cell: the machine's
-        // speed drifts, so each cell is compared with its neighbour in time.
-        cell["raw_best_adjacent_images_per_s"] = raw_engine.throughput(best_batch, args.cell_seconds / 2);
+        const int preferred = std::min(args.preferred > 0 ? args.preferred : best_batch, 16);
+        nlohmann::json cell = measure_cell(*manager, raw_engine, mode, c, best_batch, preferred, args);
         cell.update({{"model", model}, {"kind", "polaris"}, {"mode", mode}, {"concurrency", c},
                      {"threads", args.threads}, {"target_ms", mode == "adaptive" ? args.target_ms[m] : 0.0},
-                     {"delay_us", mode == "dynamic" ? args.delay_us : 0}});
+                     {"delay_us", mode == "dynamic" ? args.delay_us : 0},
+                     {"preferred", mode == "dynamic" ? preferred : 0}});
         auto stats = check(manager->statistics(mode), "statistics");
         nlohmann::json batches = nlohmann::json::object();
         for (const auto& [size, b] : stats.front().stats.batch) batches[std::to_string(size)] = b.compute_infer.count;
