@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 
 #include <spdlog/spdlog.h>
 
@@ -63,26 +64,40 @@ std::string memory_device_of(const std::string& provider) {
   return "cpu";
 }
 
-Result<std::vector<InstancePlacement>> plan_instances(const inference::ModelConfig& config) {
+Result<std::vector<InstancePlacement>> plan_instances(const inference::ModelConfig& config,
+                                                      const std::function<int()>& machine_gpus) {
   using Group = inference::ModelInstanceGroup;
   std::vector<InstancePlacement> plan;
+  std::optional<int> on_machine;  // asked once, and only for a GPU group without `gpus`
   for (const Group& group : config.instance_group()) {
     if (group.count() < 0) return InvalidArgument("instance_group count must be >= 0");
     const int count = group.count() == 0 ? 1 : group.count();  // Triton: 0/unset means 1
-    if (static_cast<int>(plan.size()) + count > kMaxInstances)
-      return InvalidArgument("instance_group asks for more than " + std::to_string(kMaxInstances) + " instances");
-    for (int i = 0; i < count; ++i) {
-      InstancePlacement p;
-      p.kind = group.kind();
-      if (group.kind() == Group::KIND_GPU) {
-        p.gpu = group.gpus_size() > 0 ? group.gpus(i % group.gpus_size()) : 0;
-        // "cuda:N" / "migraphx:N": ONNX Runtime's device_id, libtorch's device.
-        const std::string id = std::to_string(p.gpu);
-        p.providers = {"cuda:" + id, "migraphx:" + id, "webgpu", "cpu"};
-      } else if (group.kind() == Group::KIND_CPU) {
-        p.providers = {"cpu"};
+    std::vector<int> where{-1};                                 // CPU and AUTO groups: one set of `count`
+    if (group.kind() == Group::KIND_GPU) {
+      where.assign(group.gpus().begin(), group.gpus().end());
+      if (where.empty()) {
+        if (!on_machine) on_machine = std::max(machine_gpus(), 0);
+        for (int gpu = 0; gpu < std::max(*on_machine, 1); ++gpu) where.push_back(gpu);
       }
-      plan.push_back(std::move(p));
+    }
+    for (int gpu : where) {
+      if (group.kind() == Group::KIND_GPU && gpu < 0)
+        return InvalidArgument("instance_group gpus must be >= 0, not " + std::to_string(gpu));
+      if (static_cast<int>(plan.size()) + count > kMaxInstances)
+        return InvalidArgument("instance_group asks for more than " + std::to_string(kMaxInstances) + " instances");
+      for (int i = 0; i < count; ++i) {
+        InstancePlacement p;
+        p.kind = group.kind();
+        if (group.kind() == Group::KIND_GPU) {
+          p.gpu = gpu;
+          // "cuda:N" / "migraphx:N": ONNX Runtime's device_id, libtorch's device.
+          const std::string id = std::to_string(gpu);
+          p.providers = {"cuda:" + id, "migraphx:" + id, "webgpu", "cpu"};
+        } else if (group.kind() == Group::KIND_CPU) {
+          p.providers = {"cpu"};
+        }
+        plan.push_back(std::move(p));
+      }
     }
   }
   if (plan.empty()) plan.emplace_back();
@@ -92,7 +107,8 @@ Result<std::vector<InstancePlacement>> plan_instances(const inference::ModelConf
 Result<LoadedInstance> load_model_instance(BackendRegistry& registry, const InstanceRequest& request) {
   const auto start = Clock::now();
   POLARIS_ASSIGN_OR_RETURN(Backend * backend, backend_for_model(registry, request.path, request.config));
-  POLARIS_ASSIGN_OR_RETURN(std::vector<InstancePlacement> placements, plan_instances(request.config));
+  POLARIS_ASSIGN_OR_RETURN(std::vector<InstancePlacement> placements,
+                           plan_instances(request.config, [&registry] { return machine_gpu_count(registry); }));
   LoadOptions options = request.options;
   options.model_name = request.model_name;
   for (const auto& [key, value] : request.config.parameters()) options.parameters[key] = value.string_value();

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -61,14 +62,18 @@ struct InstancePlacement {
   std::vector<std::string> providers;  // empty: the load defaults
 };
 
-// One placement per instance: each group's `count` (default 1) instances;
-// KIND_GPU instances spread over the group's `gpus` (or GPU 0) round-robin
-// and ask for the GPU providers (CUDA, MIGraphX, WebGPU, falling back to
-// the CPU with the reason in the metadata, as any provider request does);
-// KIND_CPU ones for the CPU. No group: one instance with the defaults.
-// InvalidArgument for a negative count or more than kMaxInstances.
+// One placement per instance, as Triton places them: a KIND_CPU group
+// gives `count` (default 1) instances for the CPU; a KIND_GPU group gives
+// `count` instances on each GPU in its `gpus`, or on each of the machine's
+// GPUs when it lists none (`machine_gpus()`, asked only then), or on GPU 0
+// when the machine has none. GPU instances ask for the GPU providers
+// (CUDA, MIGraphX with the GPU's number, then WebGPU), falling back to the
+// CPU with the reason in the metadata, as any provider request does. No
+// group: one instance with the defaults. InvalidArgument for a negative
+// count or GPU number, or more than kMaxInstances in all.
 inline constexpr int kMaxInstances = 64;
-Result<std::vector<InstancePlacement>> plan_instances(const inference::ModelConfig& config);
+Result<std::vector<InstancePlacement>> plan_instances(const inference::ModelConfig& config,
+                                                      const std::function<int()>& machine_gpus);
 
 // Loads, validates, completes, warms up, measures. The measured size is the
 // C heap's growth over load and warm-up (heap_in_use_bytes; RSS growth where

@@ -317,6 +317,16 @@ void prepare_provider_choice(BackendRegistry& registry, const Backend& backend, 
   machine(ort_providers);
 }
 
+int machine_gpu_count(BackendRegistry& registry) {
+  std::vector<std::string> ort_providers;
+  if (auto ort = registry.get("onnxruntime"); ort.ok()) ort_providers = (*ort)->available_providers();
+  const devices::DeviceReport& report = machine(ort_providers);
+  for (const char* source : {"cuda", "amd"})
+    if (const devices::DeviceSource* s = report.source(source); s != nullptr && !s->devices.empty())
+      return static_cast<int>(s->devices.size());
+  return 0;
+}
+
 std::string provider_choice_dir(const BackendConfig& config) {
   const std::string root = cache_root(config);
   return root.empty() ? "" : (fs::path(root) / "provider-choice").string();

@@ -97,6 +97,11 @@ std::vector<ProviderCandidate> provider_candidates(BackendRegistry& registry, co
 // with PoCL and a Vulkan loader) are the process's, not the model's.
 void prepare_provider_choice(BackendRegistry& registry, const Backend& backend, const LoadOptions& options);
 
+// The GPUs the CUDA and MIGraphX providers address as device 0..n-1: the
+// CUDA driver's devices, else the amdgpu cards; 0 on a CPU-only machine.
+// From the same once-per-process discovery as the provider choice.
+int machine_gpu_count(BackendRegistry& registry);
+
 // How many candidates this process has timed: a cached decision times none.
 uint64_t provider_measurement_count();
 

@@ -1,10 +1,12 @@
 // The pure parts of scheduling: stacking and slicing batches, reading the
-// policy from a config, and the adaptive batching decision.
+// policy from a config, the adaptive batching decision, and where a
+// config's instance groups place their instances.
 #include <gtest/gtest.h>
 
 #include "runtime/adaptive_batching.h"
 #include "runtime/batching.h"
 #include "runtime/model_config.h"
+#include "runtime/model_loader.h"
 #include "runtime/scheduling_policy.h"
 
 namespace polaris {
@@ -20,6 +22,57 @@ NamedTensors rows_of(std::vector<float> values, int64_t rows, const std::string&
 std::vector<float> floats(const Tensor& t) {
   auto v = t.values<float>();
   return {v->begin(), v->end()};
+}
+
+// The instances' first providers, in order ("cpu", "cuda:1", "" for defaults).
+std::vector<std::string> placed(const std::string& config_text, int machine_gpus, int* asked = nullptr) {
+  auto config = parse_model_config(config_text, "test");
+  EXPECT_TRUE(config.ok()) << config.status().to_string();
+  auto plan = plan_instances(*config, [&] {
+    if (asked != nullptr) ++*asked;
+    return machine_gpus;
+  });
+  EXPECT_TRUE(plan.ok()) << plan.status().to_string();
+  std::vector<std::string> out;
+  for (const auto& p : *plan) out.push_back(p.providers.empty() ? "" : p.providers.front());
+  return out;
+}
+
+using Placed = std::vector<std::string>;
+
+TEST(InstanceGroups, GpuCountIsPerListedGpuAsInTriton) {
+  EXPECT_EQ(placed("instance_group { count: 2 kind: KIND_GPU gpus: [0, 1] }", 0),
+            (Placed{"cuda:0", "cuda:0", "cuda:1", "cuda:1"}));
+  EXPECT_EQ(placed("instance_group [ { count: 1 kind: KIND_GPU gpus: [0] }, { count: 2 kind: KIND_GPU gpus: [1, 2] } ]",
+                   0),
+            (Placed{"cuda:0", "cuda:1", "cuda:1", "cuda:2", "cuda:2"}));
+}
+
+TEST(InstanceGroups, GpuGroupWithoutGpusSpreadsOverTheMachinesGpus) {
+  int asked = 0;
+  EXPECT_EQ(placed("instance_group { count: 2 kind: KIND_GPU }", 3, &asked),
+            (Placed{"cuda:0", "cuda:0", "cuda:1", "cuda:1", "cuda:2", "cuda:2"}));
+  EXPECT_EQ(asked, 1);
+  // No GPU here: GPU 0 is asked for, and the load falls back with the reason.
+  EXPECT_EQ(placed("instance_group [ { count: 1 kind: KIND_GPU }, { count: 1 kind: KIND_CPU } ]", 0),
+            (Placed{"cuda:0", "cpu"}));
+  // Discovery is not run for configs that do not need it.
+  asked = 0;
+  EXPECT_EQ(placed("instance_group { count: 3 kind: KIND_CPU }", 2, &asked), (Placed{"cpu", "cpu", "cpu"}));
+  EXPECT_EQ(placed("instance_group { kind: KIND_GPU gpus: [1] }", 2, &asked), (Placed{"cuda:1"}));
+  EXPECT_EQ(placed("max_batch_size: 4", 2, &asked), (Placed{""}));
+  EXPECT_EQ(asked, 0);
+}
+
+TEST(InstanceGroups, AbsurdGroupsAreRefused) {
+  auto refused = [](const std::string& text) {
+    auto plan = plan_instances(*parse_model_config(text, "test"), [] { return 8; });
+    return plan.ok() ? std::string("accepted") : plan.status().message();
+  };
+  EXPECT_NE(refused("instance_group { count: -1 kind: KIND_CPU }").find("count must be >= 0"), std::string::npos);
+  EXPECT_NE(refused("instance_group { count: 1 kind: KIND_GPU gpus: [-2] }").find("gpus must be >= 0"),
+            std::string::npos);
+  EXPECT_NE(refused("instance_group { count: 10 kind: KIND_GPU }").find("more than 64 instances"), std::string::npos);
 }
 
 TEST(Batching, StacksRequestsAlongDimZeroAndSlicesThemBack) {
