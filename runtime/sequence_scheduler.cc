@@ -77,6 +77,19 @@ Result<std::unique_ptr<ModelScheduler>> SequenceScheduler::create(std::vector<Mo
   std::unique_ptr<SequenceScheduler> s(new SequenceScheduler(std::move(instances), stats, pool));
   s->batched_ = config.max_batch_size() > 0;
   s->max_rows_ = config.max_batch_size();
+  s->target_rows_ = s->max_rows_;
+  if (seq.has_oldest()) {
+    s->window_ = std::chrono::microseconds(seq.oldest().max_queue_delay_microseconds());
+    for (int preferred : seq.oldest().preferred_batch_size())
+      if (preferred < 1 || preferred > std::max(s->max_rows_, int64_t{1}))
+        return InvalidArgument(fmt::format("sequence_batching oldest preferred_batch_size {} must be in [1, {}]",
+                                           preferred, std::max(s->max_rows_, int64_t{1})));
+    if (seq.oldest().preferred_batch_size_size() > 0)
+      s->target_rows_ = *std::max_element(seq.oldest().preferred_batch_size().begin(),
+                                          seq.oldest().preferred_batch_size().end());
+  } else if (seq.has_direct()) {
+    s->window_ = std::chrono::microseconds(seq.direct().max_queue_delay_microseconds());
+  }
   if (seq.max_sequence_idle_microseconds() > 0)
     s->idle_timeout_ = std::chrono::microseconds(seq.max_sequence_idle_microseconds());
   else
@@ -211,21 +224,34 @@ void SequenceScheduler::dispatch_locked(SchedulerClock::time_point now) {
     return a->second.queue.front().arrival < b->second.queue.front().arrival;
   });
   std::vector<bool> taken(ready.size(), false);
+  std::vector<bool> held(instances_.size(), false);  // waiting for more this time
   for (std::size_t lead = 0; lead < ready.size(); ++lead) {
     const int instance = ready[lead]->second.instance;
-    if (taken[lead] || busy_locked(instance)) continue;
+    if (taken[lead] || busy_locked(instance) || held[static_cast<std::size_t>(instance)]) continue;
     const Pending& head = ready[lead]->second.queue.front();
     int64_t rows = batch_rows(head.job.inputs);
     const std::string key = max_rows_ > 1 ? batch_key(head.job.inputs, head.job.outputs) : std::string();
-    std::vector<Member> members;
-    members.push_back(take_head_locked(ready[lead]));
+    std::vector<std::size_t> chosen{lead};
     for (std::size_t j = lead + 1; max_rows_ > 1 && j < ready.size() && rows < max_rows_; ++j) {
       if (taken[j] || ready[j]->second.instance != instance) continue;
       const Pending& next = ready[j]->second.queue.front();
       const int64_t more = batch_rows(next.job.inputs);
       if (rows + more > max_rows_ || batch_key(next.job.inputs, next.job.outputs) != key) continue;
-      taken[j] = true;
+      chosen.push_back(j);
       rows += more;
+    }
+    // The strategy's window: a short batch waits for the instance's other
+    // live sequences, up to the window after its oldest request.
+    const auto close = head.arrival + window_;
+    const bool others_may_send = per_instance_[static_cast<std::size_t>(instance)] > static_cast<int>(chosen.size());
+    if (max_rows_ > 1 && window_.count() > 0 && rows < target_rows_ && others_may_send && now < close) {
+      held[static_cast<std::size_t>(instance)] = true;
+      wake_at_locked(close);
+      continue;
+    }
+    std::vector<Member> members;
+    for (std::size_t j : chosen) {
+      taken[j] = true;
       members.push_back(take_head_locked(ready[j]));
     }
     start_locked(instance, [this, instance, members = std::move(members)]() mutable {

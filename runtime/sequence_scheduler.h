@@ -9,9 +9,12 @@
 // different instances. When the model batches (max_batch_size > 1), the
 // ready requests of different sequences bound to a free instance share
 // one execution, oldest first, up to max_batch_size rows: their inputs and
-// states are stacked along dim 0 and each gets its own rows back. Nothing
-// is held back to wait for more (what queues while the instance is busy
-// is what gets batched).
+// states are stacked along dim 0 and each gets its own rows back. With the
+// strategy's max_queue_delay_microseconds (`oldest` or `direct`) a batch
+// short of its size (`oldest`'s largest preferred_batch_size, else
+// max_batch_size) waits up to that long after its oldest request for the
+// other live sequences on its instance; when every live sequence there is
+// already in the batch it goes at once. Without a delay nothing waits.
 //
 // Implicit state (Triton's semantics): for each `state { input_name,
 // output_name }` the scheduler feeds the model's state input itself: at
@@ -97,6 +100,8 @@ class SequenceScheduler final : public SchedulerBase {
   std::vector<std::string> outputs_;  // the model's own outputs (state outputs excluded)
   bool batched_ = false;              // max_batch_size > 0: tensors carry a batch dim
   int64_t max_rows_ = 0;              // rows one execution may stack (max_batch_size)
+  int64_t target_rows_ = 0;           // a batch this size goes without waiting
+  std::chrono::microseconds window_{0};  // how long a smaller batch may wait for more
   std::chrono::microseconds idle_timeout_{1000000};
   SequenceMap sequences_;                     // guarded by mu_
   std::vector<int> per_instance_;             // live sequences per instance; guarded by mu_
