@@ -587,6 +587,7 @@ TEST_F(ModelManagerTest, SequenceWindowWaitsForTheOtherLiveSequences) {
   add("gru", "stateful/gru_batch.onnx");
   write("gru/config.pbtxt", R"(max_batch_size: 8
 sequence_batching {
+  max_sequence_idle_microseconds: 5000000
   oldest { max_queue_delay_microseconds: 400000 preferred_batch_size: [2] }
   state { input_name: "h" output_name: "hn" data_type: TYPE_FP32 dims: [8] }
 })");
