@@ -1,6 +1,7 @@
 #include "runtime/sequence_scheduler.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -88,7 +89,16 @@ Result<std::unique_ptr<ModelScheduler>> SequenceScheduler::create(std::vector<Mo
       s->target_rows_ = *std::max_element(seq.oldest().preferred_batch_size().begin(),
                                           seq.oldest().preferred_batch_size().end());
   } else if (seq.has_direct()) {
-    s->window_ = std::chrono::microseconds(seq.direct().max_queue_delay_microseconds());
+    // Triton: the delay counts only with a minimum slot utilization; the
+    // batch goes once that share of max_batch_size is ready.
+    const float share = seq.direct().minimum_slot_utilization();
+    if (share < 0 || share > 1)
+      return InvalidArgument(fmt::format("sequence_batching direct minimum_slot_utilization {} must be in [0, 1]",
+                                         share));
+    if (share > 0) {
+      s->window_ = std::chrono::microseconds(seq.direct().max_queue_delay_microseconds());
+      s->target_rows_ = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(share * static_cast<float>(s->max_rows_))));
+    }
   }
   if (seq.max_sequence_idle_microseconds() > 0)
     s->idle_timeout_ = std::chrono::microseconds(seq.max_sequence_idle_microseconds());

@@ -10,11 +10,13 @@
 // ready requests of different sequences bound to a free instance share
 // one execution, oldest first, up to max_batch_size rows: their inputs and
 // states are stacked along dim 0 and each gets its own rows back. With the
-// strategy's max_queue_delay_microseconds (`oldest` or `direct`) a batch
-// short of its size (`oldest`'s largest preferred_batch_size, else
-// max_batch_size) waits up to that long after its oldest request for the
-// other live sequences on its instance; when every live sequence there is
-// already in the batch it goes at once. Without a delay nothing waits.
+// strategy's max_queue_delay_microseconds a batch short of its size
+// (`oldest`: the largest preferred_batch_size, else max_batch_size;
+// `direct`: minimum_slot_utilization of max_batch_size, and no wait at all
+// without it, as in Triton) waits up to that long after its oldest request
+// for the other live sequences on its instance; when every live sequence
+// there is already in the batch it goes at once. Without a delay nothing
+// waits.
 //
 // Implicit state (Triton's semantics): for each `state { input_name,
 // output_name }` the scheduler feeds the model's state input itself: at

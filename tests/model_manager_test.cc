@@ -580,73 +580,106 @@ sequence_batching { state { input_name: "h" output_name: "hn" data_type: TYPE_FP
   EXPECT_GE(largest, 4u) << "the queued sequences did not share an execution";
 }
 
-// The `oldest` strategy's window: a batch short of its preferred size
-// waits for the instance's other live sequences, at most the window after
-// its oldest request; a full batch, or a lone sequence, goes at once.
-TEST_F(ModelManagerTest, SequenceWindowWaitsForTheOtherLiveSequences) {
-  add("gru", "stateful/gru_batch.onnx");
-  write("gru/config.pbtxt", R"(max_batch_size: 8
+// The sequence batcher's window (runtime/sequence_scheduler.h) on a
+// batch-first GRU with max_batch_size 8 and the given strategy.
+class SequenceWindowTest : public ModelManagerTest {
+ protected:
+  using Clock = std::chrono::steady_clock;
+  void load(const std::string& strategy) {
+    add("gru", "stateful/gru_batch.onnx");
+    write("gru/config.pbtxt", R"(max_batch_size: 8
 sequence_batching {
   max_sequence_idle_microseconds: 5000000
-  oldest { max_queue_delay_microseconds: 400000 preferred_batch_size: [2] }
+  )" + strategy + R"(
   state { input_name: "h" output_name: "hn" data_type: TYPE_FP32 dims: [8] }
 })");
-  auto m = make({});
-  auto handle = m->acquire("gru");
-  ASSERT_TRUE(handle.ok()) << handle.status().to_string();
-  const NamedTensors x{{"x", Tensor::from_values<float>({1, 4}, {0.5f, -0.25f, 1, 0}).value()}};
-  using Clock = std::chrono::steady_clock;
+    manager_ = make({});
+    auto handle = manager_->acquire("gru");
+    ASSERT_TRUE(handle.ok()) << handle.status().to_string();
+    handle_ = std::move(*handle);
+  }
   // Submits one step of sequence `id`; the future holds its latency.
-  auto step = [&](const std::string& id, bool start, bool end) {
+  std::future<std::chrono::milliseconds> step(const std::string& id, bool start, bool end) {
     auto answered = std::make_shared<std::promise<std::chrono::milliseconds>>();
     RequestOptions o;
     o.sequence = {id, /*is_string=*/true};
     o.sequence_start = start;
     o.sequence_end = end;
     const auto sent = Clock::now();
-    handle->submit({x, {"y"}, o, [answered, sent](Result<NamedTensors> r) {
+    const NamedTensors x{{"x", Tensor::from_values<float>({1, 4}, {0.5f, -0.25f, 1, 0}).value()}};
+    handle_.submit({x, {"y"}, o, [answered, sent](Result<NamedTensors> r) {
                       EXPECT_TRUE(r.ok()) << r.status().to_string();
                       answered->set_value(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - sent));
                     }});
     return answered->get_future();
-  };
-  auto pairs = [&] {
-    const auto batch = handle->statistics().snapshot().batch;
+  }
+  uint64_t pairs() const {
+    const auto batch = handle_.statistics().snapshot().batch;
     return batch.count(2) ? batch.at(2).compute_infer.count : 0;
-  };
-  // A lone sequence does not wait: nobody else could join it.
-  EXPECT_LT(step("lone", true, true).get(), 300ms);
-  // a starts alone and runs at once; b, started meanwhile, then waits its
-  // window for a's next step (which comes only after both answers).
+  }
+  // A batch short of 2 rows waits up to 400 ms for the other live sequence
+  // on the instance; a full batch, or a lone sequence, goes at once.
+  void expect_waiting_for_two() {
+    EXPECT_LT(step("lone", true, true).get(), 300ms) << "nobody could join a lone sequence";
+    // a starts alone and runs at once; b, started meanwhile, then waits its
+    // window for a's next step (which comes only after both answers).
+    auto a0 = step("a", true, false), b0 = step("b", true, false);
+    EXPECT_LT(a0.get(), 300ms);
+    EXPECT_GE(b0.get(), 380ms);
+    const uint64_t pairs_before = pairs();
+    // a's next step waits for b's, sent 150 ms later, and they run together.
+    auto a1 = step("a", false, false);
+    std::this_thread::sleep_for(150ms);
+    auto b1 = step("b", false, false);
+    EXPECT_GE(a1.get(), 140ms) << "a did not wait for b";
+    b1.get();
+    EXPECT_EQ(pairs(), pairs_before + 1);
+    // Nothing comes from b this time: a goes alone when the window closes.
+    const auto waited = step("a", false, true).get();
+    EXPECT_GE(waited, 380ms);
+    EXPECT_LT(waited, 2000ms);
+    // With a ended, b is alone on the instance again and does not wait.
+    EXPECT_LT(step("b", false, true).get(), 300ms);
+  }
+  std::unique_ptr<ModelManager> manager_;
+  ModelHandle handle_;
+};
+
+TEST_F(SequenceWindowTest, OldestWaitsForItsPreferredSize) {
+  load("oldest { max_queue_delay_microseconds: 400000 preferred_batch_size: [2] }");
+  expect_waiting_for_two();
+}
+
+TEST_F(SequenceWindowTest, DirectWaitsForItsMinimumSlotUtilization) {
+  load("direct { max_queue_delay_microseconds: 400000 minimum_slot_utilization: 0.25 }");  // 2 of 8 slots
+  expect_waiting_for_two();
+}
+
+TEST_F(SequenceWindowTest, DirectWithoutASlotUtilizationIgnoresTheDelay) {
+  load("direct { max_queue_delay_microseconds: 400000 }");  // Triton: the delay needs a utilization
   auto a0 = step("a", true, false), b0 = step("b", true, false);
   EXPECT_LT(a0.get(), 300ms);
-  EXPECT_GE(b0.get(), 380ms);
-  const uint64_t pairs_before = pairs();
-  // a's next step waits for b's, sent 150 ms later, and they run together.
-  auto a1 = step("a", false, false);
-  std::this_thread::sleep_for(150ms);
-  auto b1 = step("b", false, false);
-  EXPECT_GE(a1.get(), 140ms) << "a did not wait for b";
-  b1.get();
-  EXPECT_EQ(pairs(), pairs_before + 1);
-  // Nothing comes from b this time: a goes alone when the window closes.
-  auto a2 = step("a", false, true);
-  const auto waited = a2.get();
-  EXPECT_GE(waited, 380ms);
-  EXPECT_LT(waited, 2000ms);
-  // With a ended, b is alone on the instance again and does not wait.
+  EXPECT_LT(b0.get(), 300ms);
+  EXPECT_LT(step("a", false, true).get(), 300ms);
   EXPECT_LT(step("b", false, true).get(), 300ms);
+}
 
-  add("too_large", "stateful/gru_batch.onnx");
-  write("too_large/config.pbtxt", R"(max_batch_size: 8
-sequence_batching {
-  oldest { preferred_batch_size: [16] }
-  state { input_name: "h" output_name: "hn" data_type: TYPE_FP32 dims: [8] }
-})");
-  auto refused = m->acquire("too_large");
-  ASSERT_FALSE(refused.ok());
-  EXPECT_NE(refused.status().message().find("preferred_batch_size 16 must be in [1, 8]"), std::string::npos)
-      << refused.status().message();
+TEST_F(ModelManagerTest, SequenceStrategiesOutOfRangeFailTheLoad) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"oldest { preferred_batch_size: [16] }", "preferred_batch_size 16 must be in [1, 8]"},
+      {"direct { minimum_slot_utilization: 1.5 }", "minimum_slot_utilization 1.5 must be in [0, 1]"},
+  };
+  auto m = make({});
+  int n = 0;
+  for (const auto& [strategy, message] : cases) {
+    const std::string name = "bad" + std::to_string(n++);
+    add(name, "stateful/gru_batch.onnx");
+    write(name + "/config.pbtxt", std::string("max_batch_size: 8\nsequence_batching { ") + strategy +
+                                      R"( state { input_name: "h" output_name: "hn" data_type: TYPE_FP32 dims: [8] } })");
+    auto refused = m->acquire(name);
+    ASSERT_FALSE(refused.ok()) << strategy;
+    EXPECT_NE(refused.status().message().find(message), std::string::npos) << refused.status().message();
+  }
 }
 
 // 12 cycles here; bench/runtime runs the 100-cycle version. A single RSS
