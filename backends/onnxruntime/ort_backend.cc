@@ -3,6 +3,7 @@
 #include <onnxruntime_cxx_api.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -107,6 +108,14 @@ class OrtBackend final : public Backend {
 
  private:
   static Ort::Env make_env(const EngineThreads& threads) {
+    // ONNX Runtime's own Linux build (1.30) carries telemetry: unless
+    // ORT_DISABLE_TELEMETRY is set when the first environment is created,
+    // it starts a thread and an event database under
+    // ~/.cache/Microsoft/DeveloperTools/.onnxruntime for upload
+    // (DisableTelemetryEvents() afterwards stops neither). Polaris serves
+    // offline sites and sends nothing anywhere: off, unless the operator set
+    // the variable. docs/runtime.md, "ONNX Runtime's telemetry".
+    setenv("ORT_DISABLE_TELEMETRY", "1", /*overwrite=*/0);
     // Global thread pools: every session shares these two pools, so loading
     // ten models never creates ten pools (each session calls
     // DisablePerSessionThreads).
@@ -115,7 +124,9 @@ class OrtBackend final : public Backend {
     threading.SetGlobalIntraOpNumThreads(threads.intra_op > 0 ? threads.intra_op : cores);
     threading.SetGlobalInterOpNumThreads(threads.inter_op > 0 ? threads.inter_op : 1);
     threading.SetGlobalSpinControl(threads.allow_spinning ? 1 : 0);
-    return Ort::Env(threading, ORT_LOGGING_LEVEL_WARNING, "polaris");
+    Ort::Env env(threading, ORT_LOGGING_LEVEL_WARNING, "polaris");
+    env.DisableTelemetryEvents();
+    return env;
   }
 
   Result<std::unique_ptr<Ort::Session>> create_session(const std::string& path, const std::string& provider,
