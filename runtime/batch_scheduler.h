@@ -19,6 +19,7 @@
 #pragma once
 
 #include <deque>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,7 +54,16 @@ class BatchScheduler final : public SchedulerBase {
   void expire_locked(SchedulerClock::time_point now);
   // Under mu_: the batch to run now (empty: none, maybe a wake-up armed).
   std::vector<Pending> take_batch_locked(SchedulerClock::time_point now);
-  void execute(int instance, std::vector<Pending> batch);
+  // Runs `batch` on `instance` and answers it. `more_inline` > 0: the
+  // caller is a thread running a quick request inline (the HTTP I/O
+  // thread); it then also runs up to that many requests that queued for
+  // this instance meanwhile and could have run inline too, instead of
+  // handing each to the pool and back (two thread wake-ups each).
+  void execute(int instance, std::vector<Pending> batch, int more_inline = 0);
+  // Under mu_: the oldest queued request that may run inline on this
+  // thread now (front of the highest non-empty priority level, not
+  // batching, not past its deadline), taken off the queue; nullopt if none.
+  std::optional<Pending> take_inline_locked(SchedulerClock::time_point now);
   // Under mu_: hands `result` to the request, in ticket order when ordered.
   void complete_locked(Pending& p, Result<NamedTensors> result);
 
