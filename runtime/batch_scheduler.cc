@@ -268,15 +268,10 @@ void BatchScheduler::execute(int instance, std::vector<Pending> batch, int more_
   }
   phases.outputs_ready = SchedulerClock::now();
 
-  if (engine_ok) {
-    ExecutionTiming execution;
-    execution.batch_size = policy_.max_batch_size > 0 ? static_cast<uint64_t>(std::max<int64_t>(total_rows, 1)) : 1;
-    execution.requests = batch.size();
-    execution.compute_input = phases.inputs_ready - phases.start;
-    execution.compute_infer = phases.engine_done - phases.inputs_ready;
-    execution.compute_output = phases.outputs_ready - phases.engine_done;
-    stats_.record_execution(execution);
-  }
+  if (engine_ok)
+    record_execution(stats_, phases,
+                     policy_.max_batch_size > 0 ? static_cast<uint64_t>(std::max<int64_t>(total_rows, 1)) : 1,
+                     batch.size());
   {
     std::lock_guard lock(mu_);
     if (engine_ok) engine_times_.record(static_cast<int>(total_rows), phases.engine_done - phases.inputs_ready);

@@ -304,6 +304,12 @@ std::string cache_root(const BackendConfig& config) {
   return "";
 }
 
+// The providers the ONNX Runtime module offers; none when it is missing.
+std::vector<std::string> ort_providers_of(BackendRegistry& registry) {
+  if (auto ort = registry.get("onnxruntime"); ort.ok()) return (*ort)->available_providers();
+  return {};
+}
+
 }  // namespace
 
 uint64_t provider_measurement_count() { return g_measurements.load(); }
@@ -312,15 +318,11 @@ void prepare_provider_choice(BackendRegistry& registry, const Backend& backend, 
   if (backend.name() != "onnxruntime" && backend.name() != "opencv") return;
   const std::vector<std::string> requested = requested_providers(options);
   if (!requested.empty() && requested != std::vector<std::string>{kAutoProvider}) return;
-  std::vector<std::string> ort_providers;
-  if (auto ort = registry.get("onnxruntime"); ort.ok()) ort_providers = (*ort)->available_providers();
-  machine(ort_providers);
+  machine(ort_providers_of(registry));
 }
 
 int machine_gpu_count(BackendRegistry& registry) {
-  std::vector<std::string> ort_providers;
-  if (auto ort = registry.get("onnxruntime"); ort.ok()) ort_providers = (*ort)->available_providers();
-  const devices::DeviceReport& report = machine(ort_providers);
+  const devices::DeviceReport& report = machine(ort_providers_of(registry));
   for (const char* source : {"cuda", "amd"})
     if (const devices::DeviceSource* s = report.source(source); s != nullptr && !s->devices.empty())
       return static_cast<int>(s->devices.size());

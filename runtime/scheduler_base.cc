@@ -92,4 +92,14 @@ void record_request(ModelStatistics& stats, SchedulerClock::time_point arrival, 
   stats.record_request(t, p.outputs_ready - arrival);
 }
 
+void record_execution(ModelStatistics& stats, const ExecutionPhases& p, uint64_t batch_size, uint64_t requests) {
+  ExecutionTiming t;
+  t.batch_size = batch_size;
+  t.requests = requests;
+  t.compute_input = p.inputs_ready - p.start;
+  t.compute_infer = p.engine_done - p.inputs_ready;
+  t.compute_output = p.outputs_ready - p.engine_done;
+  stats.record_execution(t);
+}
+
 }  // namespace polaris

@@ -89,5 +89,9 @@ struct ExecutionPhases {
   SchedulerClock::time_point start, inputs_ready, engine_done, outputs_ready;
 };
 void record_request(ModelStatistics& stats, SchedulerClock::time_point arrival, const ExecutionPhases& phases);
+// Triton's statistics for one successful engine execution of `batch_size`
+// rows serving `requests` requests.
+void record_execution(ModelStatistics& stats, const ExecutionPhases& phases, uint64_t batch_size,
+                      uint64_t requests);
 
 }  // namespace polaris

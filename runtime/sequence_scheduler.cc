@@ -81,10 +81,11 @@ Result<std::unique_ptr<ModelScheduler>> SequenceScheduler::create(std::vector<Mo
   s->target_rows_ = s->max_rows_;
   if (seq.has_oldest()) {
     s->window_ = std::chrono::microseconds(seq.oldest().max_queue_delay_microseconds());
+    const int64_t largest = std::max(s->max_rows_, int64_t{1});
     for (int preferred : seq.oldest().preferred_batch_size())
-      if (preferred < 1 || preferred > std::max(s->max_rows_, int64_t{1}))
+      if (preferred < 1 || preferred > largest)
         return InvalidArgument(fmt::format("sequence_batching oldest preferred_batch_size {} must be in [1, {}]",
-                                           preferred, std::max(s->max_rows_, int64_t{1})));
+                                           preferred, largest));
     if (seq.oldest().preferred_batch_size_size() > 0)
       s->target_rows_ = *std::max_element(seq.oldest().preferred_batch_size().begin(),
                                           seq.oldest().preferred_batch_size().end());
@@ -370,14 +371,10 @@ std::vector<Result<NamedTensors>> SequenceScheduler::run_stacked(int instance, s
     phases.inputs_ready = SchedulerClock::now();
     Result<NamedTensors> out = model.run(batch, wanted);
     phases.engine_done = SchedulerClock::now();
-    if (out.ok()) {
-      ExecutionTiming execution;
-      execution.batch_size = batched_ ? static_cast<uint64_t>(std::max<int64_t>(batch_rows(batch), 1)) : 1;
-      execution.compute_input = phases.inputs_ready - phases.start;
-      execution.compute_infer = phases.engine_done - phases.inputs_ready;
-      execution.compute_output = SchedulerClock::now() - phases.engine_done;
-      stats_.record_execution(execution);
-    }
+    phases.outputs_ready = phases.engine_done;  // the rows are cut apart later, per request
+    if (out.ok())
+      record_execution(stats_, phases, batched_ ? static_cast<uint64_t>(std::max<int64_t>(batch_rows(batch), 1)) : 1,
+                       1);
     return out;
   };
   std::vector<Result<NamedTensors>> results;
