@@ -526,6 +526,16 @@ Status ModelManager::load_version(const std::string& name, int64_t version, bool
     instance->model.reset();
     return NotFound(label + " was removed while loading");
   }
+  if (reload && done->state != ModelState::kReady) {
+    // Unloaded or evicted while this reload ran (a poll's reload does not
+    // hold control_mu_): the unload stands. Installing this instance would
+    // bring the model back after its unload returned, or mark the slot
+    // ready while the unload clears its instance.
+    tracker_.release(id);
+    spdlog::info("{} was unloaded while it reloaded: the new instance is dropped", label);
+    lock.unlock();  // the instance goes (with `instance`) outside the lock
+    return Status::Ok();
+  }
   auto loaded = std::make_shared<LoadedModel>();
   loaded->files = std::move(files);
   loaded->name = name;

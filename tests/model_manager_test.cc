@@ -423,6 +423,31 @@ TEST_F(ModelManagerTest, PollModeServesReplacedNewAndRemovedVersionsWithoutFaili
   EXPECT_EQ(first_output(*m, "swap").value(), -5.0f);
 }
 
+// A poll reloads a changed file without the control lock, so an unload can
+// land while the reload runs: the unload stands, and the reload does not
+// bring the model back (nor leave it "ready" without an instance).
+TEST_F(ModelManagerTest, AnUnloadDuringAPollReloadStands) {
+  add("slow", "vision/resnet50.onnx");  // a load long enough to unload during it
+  ManagerOptions options;
+  options.mode = ControlMode::kExplicit;
+  auto m = make(options);
+  ASSERT_TRUE(m->load("slow").ok());
+  fs::copy_file(model_file("vision/resnet50.onnx"), root_ / "slow/1/model.onnx.new");
+  fs::rename(root_ / "slow/1/model.onnx.new", root_ / "slow/1/model.onnx");  // a new file: polls reload it
+  const uint64_t reloads = m->counters().reloads;
+  std::thread poll([&] { EXPECT_TRUE(m->poll_now().ok()); });
+  // Wait until the reload is under way (its prediction is on the tracker).
+  const auto give_up = std::chrono::steady_clock::now() + 10s;
+  while (m->memory().at(0).used < 2 * row(m->index(), "slow")->resident_bytes &&
+         std::chrono::steady_clock::now() < give_up)
+    std::this_thread::sleep_for(5ms);
+  ASSERT_TRUE(m->unload("slow").ok());
+  poll.join();
+  EXPECT_EQ(state(*m, "slow"), ModelState::kUnavailable) << "the reload brought the model back";
+  EXPECT_EQ(m->counters().reloads, reloads);
+  EXPECT_EQ(m->memory().at(0).used, 0u);
+}
+
 TEST_F(ModelManagerTest, RequestsUnderLoadUnloadPollReloadAndEvictionNeverFail) {
   for (const char* name : {"a", "b", "c"}) add(name, "tiny/identity.onnx");
   add("n", "tiny/negate.onnx");
