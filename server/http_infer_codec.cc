@@ -66,12 +66,18 @@ bool bool_parameter(const Parameters& p, const std::string& key) {
 }
 
 // Row-major flattening of nested JSON arrays; the count is bounded by the
-// body, so this never allocates from a number on the wire.
-void flatten(const json& v, std::vector<const json*>& out) {
-  if (v.is_array())
-    for (const auto& e : v) flatten(e, out);
-  else
+// body, so this never allocates from a number on the wire. Nesting deeper
+// than `depth_left` fails: data nests at most as deep as its shape, and an
+// unbounded recursion on "[[[[...]]]]" would overflow the stack.
+bool flatten(const json& v, std::vector<const json*>& out, std::size_t depth_left) {
+  if (!v.is_array()) {
     out.push_back(&v);
+    return true;
+  }
+  if (depth_left == 0) return false;
+  for (const auto& e : v)
+    if (!flatten(e, out, depth_left - 1)) return false;
+  return true;
 }
 
 template <typename T>
@@ -108,7 +114,9 @@ Result<Tensor> tensor_from_json_data(DataType dtype, const Shape& shape, const j
     return InvalidArgument(fmt::format("input '{}': {} data must be sent binary (the binary tensor extension)", input,
                                        to_string(dtype)));
   std::vector<const json*> values;
-  flatten(data, values);
+  if (!flatten(data, values, std::max<std::size_t>(shape.rank(), 1)))
+    return InvalidArgument(fmt::format("input '{}': 'data' is nested deeper than its shape {}", input,
+                                       shape.to_string()));
   POLARIS_ASSIGN_OR_RETURN(int64_t count, shape.element_count());
   if (static_cast<int64_t>(values.size()) != count)
     return InvalidArgument(fmt::format("input '{}' has {} data elements but its shape {} needs {}", input,

@@ -42,11 +42,9 @@ HttpResponse ok_or_error(const HttpRequest& request, const Status& status) {
 }
 
 HttpResponse method_not_allowed(const HttpRequest& request) {
-  auto r = make_response(request, http::status::method_not_allowed,
-                         json{{"error", "method " + std::string(request.method_string()) + " is not allowed on " +
-                                            std::string(request.target())}}
-                             .dump());
-  return r;
+  return make_response(request, http::status::method_not_allowed,
+                       error_body("method " + std::string(request.method_string()) + " is not allowed on " +
+                                  std::string(request.target())));
 }
 
 json tensor_metadata_json(const std::vector<TensorMetadataView>& tensors) {

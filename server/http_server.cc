@@ -221,9 +221,16 @@ HttpResponse make_response(const HttpRequest& request, http::status status, std:
   return response;
 }
 
+std::string error_body(const std::string& message) {
+  // Messages quote the request (its path, names in its body), which may not
+  // be UTF-8: replace such bytes, as a strict dump throws and would end the
+  // process from an I/O thread.
+  return nlohmann::json{{"error", message}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 HttpResponse make_error(const HttpRequest& request, const Status& status) {
   return make_response(request, static_cast<http::status>(http_status(status.code())),
-                       nlohmann::json{{"error", status.message()}}.dump());
+                       error_body(status.message()));
 }
 
 }  // namespace polaris

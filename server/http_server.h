@@ -62,7 +62,9 @@ class HttpServer {
 // Helpers for handlers.
 HttpResponse make_response(const HttpRequest& request, boost::beast::http::status status, std::string body,
                            const std::string& content_type = "application/json");
-// {"error": message} with the status code for `status` (core/status.h's mapping).
+// {"error": message}; bytes of the message that are not UTF-8 become U+FFFD.
+std::string error_body(const std::string& message);
+// error_body() with the status code for `status` (core/status.h's mapping).
 HttpResponse make_error(const HttpRequest& request, const Status& status);
 
 }  // namespace polaris

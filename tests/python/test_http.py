@@ -3,6 +3,7 @@ real `polaris serve`; expected outputs are computed here with numpy or by
 ONNX Runtime directly."""
 import asyncio
 import json
+import socket
 import struct
 import subprocess
 import urllib.error
@@ -228,6 +229,11 @@ def test_errors_have_the_protocols_codes_and_messages(client, polaris_server):
     (b'{"inputs": [{"name": "input", "datatype": "NOPE", "shape": [1], "data": [1]}]}', {}, "unknown datatype"),
     (b'{"inputs": [{"name": "input", "datatype": "INT8", "shape": [1, 4], "data": [1, 2, 3, 300]}]}', {},
      "out of range"),
+    # Nesting far deeper than the shape: once a stack overflow that ended the process.
+    (b'{"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 4], "data": ' + b"[" * 200000 +
+     b"]" * 200000 + b"}]}", {}, "nested deeper than its shape"),
+    (b'{"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 4], "data": [[[1, 2, 3, 4]]]}]}', {},
+     "nested deeper than its shape"),
 ])
 def test_bad_requests_get_400_and_the_server_keeps_serving(polaris_server, client, body, headers, fragment):
     if headers == "HEADER":
@@ -252,6 +258,37 @@ def test_path_tricks_in_names_are_refused(polaris_server, path):
     status, _, answer = post(polaris_server, path, b"{}")
     assert status in (400, 404), answer
     assert "error" in json.loads(answer)
+
+
+def raw_exchange(server, request):
+    """One raw HTTP/1.1 request (bytes no client library would send); the raw response."""
+    host, port = server.http_url.split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as s:
+        s.sendall(request)
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize("request_line,body", [
+    (b"GET /v2/no\xff\xfeendpoint HTTP/1.1", b""),
+    (b"GET /v2/models/a\xffb/ready HTTP/1.1", b""),
+    (b"PUT /v2/models/a\xffb/infer HTTP/1.1", b""),
+    (b"POST /v2/models/identity/infer HTTP/1.1", b'{"id": "\xff", "inputs": [{"name": "in\xfe"}]}'),
+    (b"POST /v2/models/no\xffmodel/infer HTTP/1.1",
+     b'{"inputs": [{"name": "input", "datatype": "FP32", "shape": [1], "data": [1]}]}'),
+])
+def test_bytes_that_are_not_utf8_get_an_error_not_a_crash(polaris_server, client, request_line, body):
+    """Error messages quote the path and body; a strict JSON dump of them once ended the process."""
+    answer = raw_exchange(polaris_server, request_line + b"\r\nHost: x\r\nConnection: close\r\n"
+                          b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    status = int(head.split()[1])
+    assert 400 <= status < 500, answer
+    message = json.loads(payload.decode("utf-8"))["error"]
+    assert message
+    assert client.is_server_live()
 
 
 def test_curl_json_infer(polaris_server):
