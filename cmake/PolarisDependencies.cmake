@@ -6,6 +6,11 @@
 # scripts/bootstrap and passed with -C.
 
 find_package(nlohmann_json 3.10 REQUIRED)
+# RapidJSON (Debian's rapidjson-dev) for the HTTP infer codec's hot path;
+# its CMake file sets only an include folder, so it gets a target here.
+find_package(RapidJSON 1.1 REQUIRED)
+add_library(polaris::rapidjson INTERFACE IMPORTED)
+set_target_properties(polaris::rapidjson PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${RAPIDJSON_INCLUDE_DIRS}")
 find_package(CLI11 REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(fmt REQUIRED)

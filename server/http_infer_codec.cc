@@ -6,6 +6,10 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include "runtime/model_config.h"
 #include "server/wire_tensor.h"
@@ -13,39 +17,58 @@
 namespace polaris {
 namespace {
 
-using nlohmann::json;
+// The infer path's JSON is RapidJSON: it parses a request header into a
+// pooled DOM and writes the response header directly, where nlohmann's
+// node-per-value DOM spent a quarter of the server's CPU on a tiny model
+// (docs/performance.md, "Serving"). The rest of the server keeps nlohmann.
+using JsonValue = rapidjson::Value;
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+// Values and the parser's stack both come from pools (see decode_infer_request).
+using JsonDocument =
+    rapidjson::GenericDocument<rapidjson::UTF8<>, rapidjson::MemoryPoolAllocator<>, rapidjson::MemoryPoolAllocator<>>;
+
+// Iterative: deep nesting costs heap, not stack. Full precision: numbers
+// convert exactly as strtod would. Strings must be valid UTF-8.
+constexpr unsigned kParseFlags =
+    rapidjson::kParseIterativeFlag | rapidjson::kParseFullPrecisionFlag | rapidjson::kParseValidateEncodingFlag;
 
 // ---------------------------------------------------------------- decoding
 
-Result<ParameterValue> parameter_from_json(const std::string& key, const json& v) {
-  if (v.is_boolean()) return ParameterValue(v.get<bool>());
-  if (v.is_number_unsigned()) {
-    const auto u = v.get<uint64_t>();
+std::string string_of(const JsonValue& v) { return std::string(v.GetString(), v.GetStringLength()); }
+
+// A member of a JSON object, null when absent (or `object` is no object).
+const JsonValue* member(const JsonValue& object, const char* key) {
+  if (!object.IsObject()) return nullptr;
+  const auto it = object.FindMember(key);
+  return it == object.MemberEnd() ? nullptr : &it->value;
+}
+
+const JsonValue* string_member(const JsonValue& object, const char* key) {
+  const JsonValue* v = member(object, key);
+  return v != nullptr && v->IsString() ? v : nullptr;
+}
+
+Result<ParameterValue> parameter_from_json(const std::string& key, const JsonValue& v) {
+  if (v.IsBool()) return ParameterValue(v.GetBool());
+  if (v.IsUint64()) {
+    const uint64_t u = v.GetUint64();
     if (u <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return ParameterValue(static_cast<int64_t>(u));
     return ParameterValue(u);
   }
-  if (v.is_number_integer()) return ParameterValue(v.get<int64_t>());
-  if (v.is_number_float()) return ParameterValue(v.get<double>());
-  if (v.is_string()) return ParameterValue(v.get<std::string>());
+  if (v.IsInt64()) return ParameterValue(v.GetInt64());
+  if (v.IsDouble()) return ParameterValue(v.GetDouble());
+  if (v.IsString()) return ParameterValue(string_of(v));
   return InvalidArgument("parameter '" + key + "' must be a bool, number or string");
 }
 
-// A member of a JSON object by reference, null when absent (json::value
-// returns a copy: the whole "inputs" array of every request, allocation by
-// allocation).
-const json& member(const json& object, const char* key) {
-  static const json kNull;
-  const auto it = object.find(key);
-  return it == object.end() ? kNull : *it;
-}
-
-Result<Parameters> parameters_from_json(const json& object, const std::string& where) {
+Result<Parameters> parameters_from_json(const JsonValue* object, const std::string& where) {
   Parameters out;
-  if (object.is_null()) return out;
-  if (!object.is_object()) return InvalidArgument(where + " 'parameters' must be an object");
-  for (const auto& [key, value] : object.items()) {
-    POLARIS_ASSIGN_OR_RETURN(ParameterValue p, parameter_from_json(key, value));
-    out.emplace(key, std::move(p));
+  if (object == nullptr || object->IsNull()) return out;
+  if (!object->IsObject()) return InvalidArgument(where + " 'parameters' must be an object");
+  for (auto it = object->MemberBegin(); it != object->MemberEnd(); ++it) {
+    std::string key = string_of(it->name);
+    POLARIS_ASSIGN_OR_RETURN(ParameterValue p, parameter_from_json(key, it->value));
+    out.insert_or_assign(std::move(key), std::move(p));
   }
   return out;
 }
@@ -69,35 +92,33 @@ bool bool_parameter(const Parameters& p, const std::string& key) {
 // body, so this never allocates from a number on the wire. Nesting deeper
 // than `depth_left` fails: data nests at most as deep as its shape, and an
 // unbounded recursion on "[[[[...]]]]" would overflow the stack.
-bool flatten(const json& v, std::vector<const json*>& out, std::size_t depth_left) {
-  if (!v.is_array()) {
+bool flatten(const JsonValue& v, std::vector<const JsonValue*>& out, std::size_t depth_left) {
+  if (!v.IsArray()) {
     out.push_back(&v);
     return true;
   }
   if (depth_left == 0) return false;
-  for (const auto& e : v)
+  for (const JsonValue& e : v.GetArray())
     if (!flatten(e, out, depth_left - 1)) return false;
   return true;
 }
 
 template <typename T>
-Status fill_numbers(const std::vector<const json*>& values, T* data, const std::string& input) {
+Status fill_numbers(const std::vector<const JsonValue*>& values, T* data, const std::string& input) {
   for (std::size_t i = 0; i < values.size(); ++i) {
-    const json& v = *values[i];
+    const JsonValue& v = *values[i];
     if constexpr (std::is_floating_point_v<T>) {
-      if (!v.is_number()) return InvalidArgument(fmt::format("input '{}': element {} is not a number", input, i));
-      data[i] = static_cast<T>(v.get<double>());
+      if (!v.IsNumber()) return InvalidArgument(fmt::format("input '{}': element {} is not a number", input, i));
+      data[i] = static_cast<T>(v.GetDouble());
     } else {
       bool in_range = false;
-      if (v.is_number_unsigned()) {
-        const auto u = v.get<uint64_t>();
+      if (v.IsUint64()) {
+        const uint64_t u = v.GetUint64();
         in_range = u <= static_cast<uint64_t>(std::numeric_limits<T>::max());
         if (in_range) data[i] = static_cast<T>(u);
-      } else if (v.is_number_integer()) {
-        const auto s = v.get<int64_t>();
-        in_range = std::is_signed_v<T> ? (s >= static_cast<int64_t>(std::numeric_limits<T>::min()) &&
-                                          s <= static_cast<int64_t>(std::numeric_limits<T>::max()))
-                                       : s >= 0 && static_cast<uint64_t>(s) <= std::numeric_limits<T>::max();
+      } else if (v.IsInt64()) {  // negative
+        const int64_t s = v.GetInt64();
+        in_range = std::is_signed_v<T> && s >= static_cast<int64_t>(std::numeric_limits<T>::min());
         if (in_range) data[i] = static_cast<T>(s);
       } else {
         return InvalidArgument(fmt::format("input '{}': element {} is not an integer", input, i));
@@ -109,11 +130,12 @@ Status fill_numbers(const std::vector<const json*>& values, T* data, const std::
   return Status::Ok();
 }
 
-Result<Tensor> tensor_from_json_data(DataType dtype, const Shape& shape, const json& data, const std::string& input) {
+Result<Tensor> tensor_from_json_data(DataType dtype, const Shape& shape, const JsonValue& data,
+                                     const std::string& input) {
   if (dtype == DataType::kFp16 || dtype == DataType::kBf16)
     return InvalidArgument(fmt::format("input '{}': {} data must be sent binary (the binary tensor extension)", input,
                                        to_string(dtype)));
-  std::vector<const json*> values;
+  std::vector<const JsonValue*> values;
   if (!flatten(data, values, std::max<std::size_t>(shape.rank(), 1)))
     return InvalidArgument(fmt::format("input '{}': 'data' is nested deeper than its shape {}", input,
                                        shape.to_string()));
@@ -124,9 +146,9 @@ Result<Tensor> tensor_from_json_data(DataType dtype, const Shape& shape, const j
   if (dtype == DataType::kBytes) {
     std::vector<std::string> strings;
     strings.reserve(values.size());
-    for (const json* v : values) {
-      if (!v->is_string()) return InvalidArgument("input '" + input + "': BYTES data must be strings");
-      strings.push_back(v->get<std::string>());
+    for (const JsonValue* v : values) {
+      if (!v->IsString()) return InvalidArgument("input '" + input + "': BYTES data must be strings");
+      strings.push_back(string_of(*v));
     }
     return Tensor::from_strings(shape, strings);
   }
@@ -136,9 +158,9 @@ Result<Tensor> tensor_from_json_data(DataType dtype, const Shape& shape, const j
   switch (dtype) {
     case DataType::kBool:
       for (std::size_t i = 0; i < values.size(); ++i) {
-        if (!values[i]->is_boolean())
+        if (!values[i]->IsBool())
           return InvalidArgument(fmt::format("input '{}': element {} is not true or false", input, i));
-        static_cast<uint8_t*>(p)[i] = values[i]->get<bool>() ? 1 : 0;
+        static_cast<uint8_t*>(p)[i] = values[i]->GetBool() ? 1 : 0;
       }
       break;
     case DataType::kUint8: filled = fill_numbers(values, static_cast<uint8_t*>(p), input); break;
@@ -157,32 +179,33 @@ Result<Tensor> tensor_from_json_data(DataType dtype, const Shape& shape, const j
   return t;
 }
 
-Result<Shape> shape_from_json(const json& v, const std::string& input) {
-  if (!v.is_array()) return InvalidArgument("input '" + input + "' needs a 'shape' array");
+Result<Shape> shape_from_json(const JsonValue* v, const std::string& input) {
+  if (v == nullptr || !v->IsArray()) return InvalidArgument("input '" + input + "' needs a 'shape' array");
   std::vector<int64_t> dims;
-  for (const auto& d : v) {
-    if (!d.is_number_integer() || d.get<int64_t>() < 0)
+  for (const JsonValue& d : v->GetArray()) {
+    if (!d.IsInt64() || d.GetInt64() < 0)
       return InvalidArgument("input '" + input + "': shape dims must be non-negative integers");
-    dims.push_back(d.get<int64_t>());
+    dims.push_back(d.GetInt64());
   }
   Shape shape(std::move(dims));
   if (Status s = shape.validate_concrete(); !s.ok()) return InvalidArgument("input '" + input + "': " + s.message());
   return shape;
 }
 
-Status decode_inputs(const json& inputs, const std::shared_ptr<const std::string>& body, std::size_t binary_start,
-                     InferRequest& request) {
-  if (!inputs.is_array() || inputs.empty()) return InvalidArgument("the request needs a non-empty 'inputs' array");
+Status decode_inputs(const JsonValue* inputs, const std::shared_ptr<const std::string>& body,
+                     std::size_t binary_start, InferRequest& request) {
+  if (inputs == nullptr || !inputs->IsArray() || inputs->Empty())
+    return InvalidArgument("the request needs a non-empty 'inputs' array");
   std::size_t offset = binary_start;
-  for (const auto& in : inputs) {
-    if (!in.is_object() || !in.contains("name") || !in["name"].is_string())
-      return InvalidArgument("every input needs a 'name'");
-    const std::string name = in["name"].get<std::string>();
-    if (!in.contains("datatype") || !in["datatype"].is_string())
-      return InvalidArgument("input '" + name + "' needs a 'datatype'");
-    const auto dtype = data_type_from_string(in["datatype"].get<std::string>());
+  for (const JsonValue& in : inputs->GetArray()) {
+    const JsonValue* name_value = string_member(in, "name");
+    if (name_value == nullptr) return InvalidArgument("every input needs a 'name'");
+    const std::string name = string_of(*name_value);
+    const JsonValue* datatype = string_member(in, "datatype");
+    if (datatype == nullptr) return InvalidArgument("input '" + name + "' needs a 'datatype'");
+    const auto dtype = data_type_from_string(string_of(*datatype));
     if (!dtype || *dtype == DataType::kInvalid)
-      return InvalidArgument("input '" + name + "': unknown datatype '" + in["datatype"].get<std::string>() + "'");
+      return InvalidArgument("input '" + name + "': unknown datatype '" + string_of(*datatype) + "'");
     POLARIS_ASSIGN_OR_RETURN(Shape shape, shape_from_json(member(in, "shape"), name));
     POLARIS_ASSIGN_OR_RETURN(Parameters params, parameters_from_json(member(in, "parameters"), "input"));
     if (auto binary_size = int_parameter(params, "binary_data_size")) {
@@ -194,8 +217,9 @@ Status decode_inputs(const json& inputs, const std::shared_ptr<const std::string
       offset += static_cast<std::size_t>(*binary_size);
       request.inputs.push_back({name, std::move(t)});
     } else {
-      if (!in.contains("data")) return InvalidArgument("input '" + name + "' has neither 'data' nor binary_data_size");
-      POLARIS_ASSIGN_OR_RETURN(Tensor t, tensor_from_json_data(*dtype, shape, in["data"], name));
+      const JsonValue* data = member(in, "data");
+      if (data == nullptr) return InvalidArgument("input '" + name + "' has neither 'data' nor binary_data_size");
+      POLARIS_ASSIGN_OR_RETURN(Tensor t, tensor_from_json_data(*dtype, shape, *data, name));
       request.inputs.push_back({name, std::move(t)});
     }
   }
@@ -205,14 +229,14 @@ Status decode_inputs(const json& inputs, const std::shared_ptr<const std::string
   return Status::Ok();
 }
 
-Status decode_outputs(const json& outputs, InferRequest& request) {
-  if (outputs.is_null()) return Status::Ok();
-  if (!outputs.is_array()) return InvalidArgument("'outputs' must be an array");
-  for (const auto& out : outputs) {
-    if (!out.is_object() || !out.contains("name") || !out["name"].is_string())
-      return InvalidArgument("every requested output needs a 'name'");
+Status decode_outputs(const JsonValue* outputs, InferRequest& request) {
+  if (outputs == nullptr || outputs->IsNull()) return Status::Ok();
+  if (!outputs->IsArray()) return InvalidArgument("'outputs' must be an array");
+  for (const JsonValue& out : outputs->GetArray()) {
+    const JsonValue* name = string_member(out, "name");
+    if (name == nullptr) return InvalidArgument("every requested output needs a 'name'");
     RequestedOutput r;
-    r.name = out["name"].get<std::string>();
+    r.name = string_of(*name);
     POLARIS_ASSIGN_OR_RETURN(Parameters params, parameters_from_json(member(out, "parameters"), "output"));
     r.binary = params.count("binary_data") ? bool_parameter(params, "binary_data") : request.binary_outputs;
     if (auto k = int_parameter(params, "classification")) {
@@ -226,35 +250,56 @@ Status decode_outputs(const json& outputs, InferRequest& request) {
 
 // ---------------------------------------------------------------- encoding
 
-json tensor_data_json(const Tensor& t) {
-  json data = json::array();
+void write_string(JsonWriter& w, std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
+
+// BYTES elements may hold bytes that are not UTF-8, which RapidJSON's
+// writer would copy into the JSON as they are: nlohmann's replacing dump
+// writes them as U+FFFD instead (valid JSON, the response still goes out).
+void write_bytes_element(JsonWriter& w, std::string_view s) {
+  const std::string literal =
+      nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  w.RawValue(literal.data(), literal.size(), rapidjson::kStringType);
+}
+
+// JSON has no NaN or infinities: they are written as null (as nlohmann did).
+void write_number(JsonWriter& w, double d) {
+  if (std::isfinite(d))
+    w.Double(d);
+  else
+    w.Null();
+}
+
+void write_tensor_data(JsonWriter& w, const Tensor& t) {
+  w.StartArray();
   if (t.dtype() == DataType::kBytes) {
     const std::vector<std::string_view> strings = t.strings().value();
-    for (std::string_view s : strings) data.push_back(std::string(s));
-    return data;
+    for (std::string_view s : strings) write_bytes_element(w, s);
+    w.EndArray();
+    return;
   }
   const std::size_t n = t.byte_size() / std::max<std::size_t>(element_size(t.dtype()), 1);
-  auto push = [&](const auto* p) {
-    for (std::size_t i = 0; i < n; ++i) data.push_back(p[i]);
-  };
   const void* p = t.data();
+  auto each = [&](const auto* values, auto write) {
+    for (std::size_t i = 0; i < n; ++i) write(values[i]);
+  };
+  auto as_int = [&](int64_t v) { w.Int64(v); };
+  auto as_uint = [&](uint64_t v) { w.Uint64(v); };
+  auto as_real = [&](double v) { write_number(w, v); };
   switch (t.dtype()) {
-    case DataType::kBool:
-      for (std::size_t i = 0; i < n; ++i) data.push_back(static_cast<const uint8_t*>(p)[i] != 0);
-      break;
-    case DataType::kUint8: push(static_cast<const uint8_t*>(p)); break;
-    case DataType::kUint16: push(static_cast<const uint16_t*>(p)); break;
-    case DataType::kUint32: push(static_cast<const uint32_t*>(p)); break;
-    case DataType::kUint64: push(static_cast<const uint64_t*>(p)); break;
-    case DataType::kInt8: push(static_cast<const int8_t*>(p)); break;
-    case DataType::kInt16: push(static_cast<const int16_t*>(p)); break;
-    case DataType::kInt32: push(static_cast<const int32_t*>(p)); break;
-    case DataType::kInt64: push(static_cast<const int64_t*>(p)); break;
-    case DataType::kFp32: push(static_cast<const float*>(p)); break;
-    case DataType::kFp64: push(static_cast<const double*>(p)); break;
+    case DataType::kBool: each(static_cast<const uint8_t*>(p), [&](uint8_t v) { w.Bool(v != 0); }); break;
+    case DataType::kUint8: each(static_cast<const uint8_t*>(p), as_uint); break;
+    case DataType::kUint16: each(static_cast<const uint16_t*>(p), as_uint); break;
+    case DataType::kUint32: each(static_cast<const uint32_t*>(p), as_uint); break;
+    case DataType::kUint64: each(static_cast<const uint64_t*>(p), as_uint); break;
+    case DataType::kInt8: each(static_cast<const int8_t*>(p), as_int); break;
+    case DataType::kInt16: each(static_cast<const int16_t*>(p), as_int); break;
+    case DataType::kInt32: each(static_cast<const int32_t*>(p), as_int); break;
+    case DataType::kInt64: each(static_cast<const int64_t*>(p), as_int); break;
+    case DataType::kFp32: each(static_cast<const float*>(p), as_real); break;
+    case DataType::kFp64: each(static_cast<const double*>(p), as_real); break;
     default: break;
   }
-  return data;
+  w.EndArray();
 }
 
 }  // namespace
@@ -265,26 +310,30 @@ Result<InferRequest> decode_infer_request(std::shared_ptr<const std::string> bod
   if (header_size > body->size())
     return InvalidArgument(fmt::format("Inference-Header-Content-Length {} is larger than the body ({} bytes)",
                                        header_size, body->size()));
-  json header;
-  try {
-    header = json::parse(body->data(), body->data() + header_size);
-  } catch (const json::exception& e) {
-    return InvalidArgument(std::string("the request is not valid JSON: ") + e.what());
-  }
-  if (!header.is_object()) return InvalidArgument("the request must be a JSON object");
+  // The DOM and the parser's stacks live in pools whose first blocks are on
+  // this stack: a usual header costs no heap allocation at all (the stacks
+  // start at 512 bytes, well inside their block, which also holds the
+  // pool's own header); a large or deep JSON body grows the pools in 64 KiB
+  // blocks, freed together with the document.
+  char value_block[8192];
+  char parse_block[4096];
+  rapidjson::MemoryPoolAllocator<> values(value_block, sizeof value_block);
+  rapidjson::MemoryPoolAllocator<> parse_stack(parse_block, sizeof parse_block);
+  JsonDocument header(&values, 512, &parse_stack);
+  header.Parse<kParseFlags>(body->data(), header_size);
+  if (header.HasParseError())
+    return InvalidArgument(fmt::format("the request is not valid JSON: {} (at byte {})",
+                                       rapidjson::GetParseError_En(header.GetParseError()), header.GetErrorOffset()));
+  if (!header.IsObject()) return InvalidArgument("the request must be a JSON object");
   InferRequest request;
-  try {
-    if (header.contains("id")) {
-      if (!header["id"].is_string()) return InvalidArgument("'id' must be a string");
-      request.id = header["id"].get<std::string>();
-    }
-    POLARIS_ASSIGN_OR_RETURN(request.parameters, parameters_from_json(member(header, "parameters"), "request"));
-    request.binary_outputs = bool_parameter(request.parameters, "binary_data_output");
-    POLARIS_RETURN_IF_ERROR(decode_inputs(member(header, "inputs"), body, header_size, request));
-    POLARIS_RETURN_IF_ERROR(decode_outputs(member(header, "outputs"), request));
-  } catch (const json::exception& e) {  // a value of the wrong JSON type somewhere
-    return InvalidArgument(std::string("malformed request: ") + e.what());
+  if (const JsonValue* id = member(header, "id")) {
+    if (!id->IsString()) return InvalidArgument("'id' must be a string");
+    request.id = string_of(*id);
   }
+  POLARIS_ASSIGN_OR_RETURN(request.parameters, parameters_from_json(member(header, "parameters"), "request"));
+  request.binary_outputs = bool_parameter(request.parameters, "binary_data_output");
+  POLARIS_RETURN_IF_ERROR(decode_inputs(member(header, "inputs"), body, header_size, request));
+  POLARIS_RETURN_IF_ERROR(decode_outputs(member(header, "outputs"), request));
   return request;
 }
 
@@ -312,32 +361,53 @@ Result<InferRequest> decode_raw_infer_request(std::shared_ptr<const std::string>
 }
 
 EncodedInferResponse encode_infer_response(const InferResponse& response) {
-  json header{{"model_name", response.model_name}, {"model_version", response.model_version}};
-  if (!response.id.empty()) header["id"] = response.id;
-  json outputs = json::array();
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  w.Key("model_name");
+  write_string(w, response.model_name);
+  w.Key("model_version");
+  write_string(w, response.model_version);
+  if (!response.id.empty()) {
+    w.Key("id");
+    write_string(w, response.id);
+  }
+  w.Key("outputs");
+  w.StartArray();
   std::vector<const Tensor*> binary;
   for (const InferOutput& out : response.outputs) {
-    json o{{"name", out.name},
-           {"datatype", std::string(to_string(out.tensor.dtype()))},
-           {"shape", out.tensor.shape().dims()}};
+    w.StartObject();
+    w.Key("name");
+    write_string(w, out.name);
+    w.Key("datatype");
+    write_string(w, to_string(out.tensor.dtype()));
+    w.Key("shape");
+    w.StartArray();
+    for (int64_t d : out.tensor.shape().dims()) w.Int64(d);
+    w.EndArray();
     const bool must_be_binary = out.tensor.dtype() == DataType::kFp16 || out.tensor.dtype() == DataType::kBf16;
     if (out.binary || must_be_binary) {
-      o["parameters"] = {{"binary_data_size", out.tensor.byte_size()}};
+      w.Key("parameters");
+      w.StartObject();
+      w.Key("binary_data_size");
+      w.Uint64(out.tensor.byte_size());
+      w.EndObject();
       binary.push_back(&out.tensor);
     } else {
-      o["data"] = tensor_data_json(out.tensor);
+      w.Key("data");
+      write_tensor_data(w, out.tensor);
     }
-    outputs.push_back(std::move(o));
+    w.EndObject();
   }
-  header["outputs"] = std::move(outputs);
+  w.EndArray();
+  w.EndObject();
   EncodedInferResponse encoded;
-  // BYTES may hold invalid UTF-8: replace it rather than fail the response.
-  encoded.body = header.dump(-1, ' ', false, json::error_handler_t::replace);
+  std::size_t total = buffer.GetSize();
+  for (const Tensor* t : binary) total += t->byte_size();
+  encoded.body.reserve(total);
+  encoded.body.assign(buffer.GetString(), buffer.GetSize());
   if (!binary.empty()) {
-    encoded.json_length = encoded.body.size();
-    std::size_t total = encoded.body.size();
-    for (const Tensor* t : binary) total += t->byte_size();
-    encoded.body.reserve(total);
+    encoded.json_length = buffer.GetSize();
     for (const Tensor* t : binary) encoded.body.append(static_cast<const char*>(t->data()), t->byte_size());
   }
   return encoded;

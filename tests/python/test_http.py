@@ -126,6 +126,36 @@ def test_bytes_tensors(client, binary):
     assert list(upper.as_numpy("output")) == [b"ABC", b"XY"]
 
 
+def binary_input_json_output(server, model, name, datatype, array):
+    """Posts `array` binary and asks for every output as JSON; the parsed answer."""
+    header = json.dumps({"inputs": [{"name": name, "datatype": datatype, "shape": list(array.shape),
+                                     "parameters": {"binary_data_size": array.nbytes}}]}).encode()
+    status, _, body = post(server, f"/v2/models/{model}/infer", header + array.tobytes(),
+                           {"Inference-Header-Content-Length": str(len(header))})
+    assert status == 200, body
+    return json.loads(body)
+
+
+def test_json_outputs_write_nan_and_infinities_as_null_and_floats_exactly(polaris_server):
+    x = np.array([[np.nan, np.inf, -np.inf, 0.1]], dtype=np.float32)
+    answer = binary_input_json_output(polaris_server, "negate", "input", "FP32", x)
+    data = answer["outputs"][0]["data"]
+    assert data[:3] == [None, None, None]  # JSON has no NaN or Infinity
+    assert np.float32(data[3]) == np.float32(-0.1)  # the float32 value, exactly
+
+
+def test_json_bytes_outputs_that_are_not_utf8_become_replacement_characters(polaris_server):
+    words = np.array([[b"ok", b"caf\xe9"], [b"\xff\xfe", b""]], dtype=np.object_)
+    blob = b"".join(struct.pack("<I", len(w)) + w for w in words.flat)
+    header = json.dumps({"inputs": [{"name": "input", "datatype": "BYTES", "shape": [2, 2],
+                                     "parameters": {"binary_data_size": len(blob)}}]}).encode()
+    status, _, body = post(polaris_server, "/v2/models/strings_identity/infer", header + blob,
+                           {"Inference-Header-Content-Length": str(len(header))})
+    assert status == 200, body
+    data = json.loads(body.decode("utf-8"))["outputs"][0]["data"]
+    assert data == ["ok", "caf\ufffd", "\ufffd\ufffd", ""]
+
+
 def test_multiple_outputs_and_a_requested_subset(client):
     a = np.array([[1.0, -2.0, 3.0, -4.0]], dtype=np.float32)
     b = np.array([[1, 2, 3, 4]], dtype=np.int32)
