@@ -73,19 +73,33 @@ Result<Parameters> parameters_from_json(const JsonValue* object, const std::stri
   return out;
 }
 
-std::optional<int64_t> int_parameter(const Parameters& p, const std::string& key) {
-  auto it = p.find(key);
-  if (it == p.end()) return std::nullopt;
-  if (const auto* i = std::get_if<int64_t>(&it->second)) return *i;
-  if (const auto* u = std::get_if<uint64_t>(&it->second)) return static_cast<int64_t>(*u);
-  return std::nullopt;
-}
-
 bool bool_parameter(const Parameters& p, const std::string& key) {
   auto it = p.find(key);
   if (it == p.end()) return false;
   if (const auto* b = std::get_if<bool>(&it->second)) return *b;
   return false;
+}
+
+// An input's or output's "parameters": each must be a bool, number or
+// string, as the request's are; only a few are read (int_parameter), so no
+// map is built for them.
+Status check_parameters(const JsonValue* object, const std::string& where) {
+  if (object == nullptr || object->IsNull()) return Status::Ok();
+  if (!object->IsObject()) return InvalidArgument(where + " 'parameters' must be an object");
+  for (auto it = object->MemberBegin(); it != object->MemberEnd(); ++it)
+    if (!it->value.IsBool() && !it->value.IsNumber() && !it->value.IsString())
+      return InvalidArgument("parameter '" + string_of(it->name) + "' must be a bool, number or string");
+  return Status::Ok();
+}
+
+// An integer parameter (one above int64's range reads negative, and is
+// refused by the caller's range check); nullopt when absent or not an integer.
+std::optional<int64_t> int_parameter(const JsonValue* parameters, const char* key) {
+  const JsonValue* v = parameters != nullptr ? member(*parameters, key) : nullptr;
+  if (v == nullptr) return std::nullopt;
+  if (v->IsInt64()) return v->GetInt64();
+  if (v->IsUint64()) return static_cast<int64_t>(v->GetUint64());
+  return std::nullopt;
 }
 
 // Row-major flattening of nested JSON arrays; the count is bounded by the
@@ -207,7 +221,8 @@ Status decode_inputs(const JsonValue* inputs, const std::shared_ptr<const std::s
     if (!dtype || *dtype == DataType::kInvalid)
       return InvalidArgument("input '" + name + "': unknown datatype '" + string_of(*datatype) + "'");
     POLARIS_ASSIGN_OR_RETURN(Shape shape, shape_from_json(member(in, "shape"), name));
-    POLARIS_ASSIGN_OR_RETURN(Parameters params, parameters_from_json(member(in, "parameters"), "input"));
+    const JsonValue* params = member(in, "parameters");
+    POLARIS_RETURN_IF_ERROR(check_parameters(params, "input"));
     if (auto binary_size = int_parameter(params, "binary_data_size")) {
       if (*binary_size < 0 || static_cast<std::size_t>(*binary_size) > body->size() - offset)
         return InvalidArgument(fmt::format("input '{}': binary_data_size {} runs past the end of the body", name,
@@ -237,8 +252,10 @@ Status decode_outputs(const JsonValue* outputs, InferRequest& request) {
     if (name == nullptr) return InvalidArgument("every requested output needs a 'name'");
     RequestedOutput r;
     r.name = string_of(*name);
-    POLARIS_ASSIGN_OR_RETURN(Parameters params, parameters_from_json(member(out, "parameters"), "output"));
-    r.binary = params.count("binary_data") ? bool_parameter(params, "binary_data") : request.binary_outputs;
+    const JsonValue* params = member(out, "parameters");
+    POLARIS_RETURN_IF_ERROR(check_parameters(params, "output"));
+    const JsonValue* binary = params != nullptr ? member(*params, "binary_data") : nullptr;
+    r.binary = binary != nullptr ? binary->IsBool() && binary->GetBool() : request.binary_outputs;
     if (auto k = int_parameter(params, "classification")) {
       if (*k < 1) return InvalidArgument("output '" + r.name + "': classification must be at least 1");
       r.classification = static_cast<uint32_t>(std::min<int64_t>(*k, 1 << 20));

@@ -81,6 +81,7 @@ Result<Tensor> OrtModel::from_ort_value(Ort::Value value) const {
 Result<NamedTensors> OrtModel::run(const NamedTensors& inputs, const std::vector<std::string>& requested_outputs) {
   POLARIS_RETURN_IF_ERROR(validate_inputs(inputs));
   std::vector<const char*> output_names;
+  output_names.reserve(requested_outputs.empty() ? metadata_.outputs.size() : requested_outputs.size());
   if (requested_outputs.empty()) {
     for (const auto& o : metadata_.outputs) output_names.push_back(o.name.c_str());
   } else {
@@ -93,6 +94,8 @@ Result<NamedTensors> OrtModel::run(const NamedTensors& inputs, const std::vector
   try {
     std::vector<const char*> input_names;
     std::vector<Ort::Value> values;
+    input_names.reserve(inputs.size());
+    values.reserve(inputs.size());
     for (const auto& in : inputs) {
       POLARIS_ASSIGN_OR_RETURN(Ort::Value v, to_ort_value(in.tensor));
       input_names.push_back(in.name.c_str());
@@ -101,6 +104,7 @@ Result<NamedTensors> OrtModel::run(const NamedTensors& inputs, const std::vector
     auto outputs = session_->Run(Ort::RunOptions{nullptr}, input_names.data(), values.data(), values.size(),
                                  output_names.data(), output_names.size());
     NamedTensors result;
+    result.reserve(outputs.size());
     for (std::size_t i = 0; i < outputs.size(); ++i) {
       POLARIS_ASSIGN_OR_RETURN(Tensor t, from_ort_value(std::move(outputs[i])));
       result.push_back({output_names[i], std::move(t)});
