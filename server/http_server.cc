@@ -47,11 +47,20 @@ struct HttpServer::Impl {
 
 namespace {
 
+// A connection's strand and stream as concrete types: Beast's default
+// tcp_stream erases the executor (any_io_executor), whose work guards and
+// wrapped handlers cost heap allocations on every operation (malloc probes
+// on a keep-alive `add` request: 120 per request with it, 96 without) and
+// an indirect call on every dispatch.
+using Strand = net::strand<net::io_context::executor_type>;
+using Stream = beast::basic_stream<tcp, Strand>;
+using Socket = tcp::socket::rebind_executor<Strand>::other;
+
 // One connection: read a request, hand it to the handler, write the
 // response, repeat while keep-alive. Runs on its own strand.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, std::weak_ptr<HttpServer::Impl> server)
+  Session(Socket socket, std::weak_ptr<HttpServer::Impl> server)
       : stream_(std::move(socket)), server_(std::move(server)) {}
 
   void start() { read(); }
@@ -130,13 +139,13 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void close() {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.socket().shutdown(Socket::shutdown_send, ignored);
   }
 
   static constexpr std::size_t kSmallReadBuffer = 4 * 1024;
   static constexpr std::size_t kLargeReadBuffer = 64 * 1024;
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::weak_ptr<HttpServer::Impl> server_;
@@ -144,7 +153,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
 void accept(const std::shared_ptr<HttpServer::Impl>& server) {
   server->acceptor.async_accept(
-      net::make_strand(server->ioc), [weak = std::weak_ptr(server)](beast::error_code ec, tcp::socket socket) {
+      net::make_strand(server->ioc.get_executor()), [weak = std::weak_ptr(server)](beast::error_code ec, Socket socket) {
         auto s = weak.lock();
         if (!s || !s->acceptor.is_open()) return;
         if (!ec) {
