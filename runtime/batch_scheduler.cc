@@ -254,18 +254,10 @@ void BatchScheduler::execute(int instance, std::vector<Pending> batch, int more_
   phases.engine_done = SchedulerClock::now();
   const bool engine_ok = outputs.ok();
 
-  std::vector<Result<NamedTensors>> answers;
-  answers.reserve(batch.size());
-  if (!outputs.ok() || batch.size() == 1) {
-    answers.push_back(std::move(outputs));
-    for (std::size_t i = 1; i < batch.size(); ++i) answers.push_back(answers.front().status());
-  } else {
-    int64_t first = 0;
-    for (const Pending& p : batch) {
-      answers.push_back(slice_outputs(*outputs, total_rows, first, p.rows));
-      first += p.rows;
-    }
-  }
+  std::vector<int64_t> rows;
+  rows.reserve(batch.size());
+  for (const Pending& p : batch) rows.push_back(p.rows);
+  std::vector<Result<NamedTensors>> answers = split_outputs(std::move(outputs), rows);
   phases.outputs_ready = SchedulerClock::now();
 
   if (engine_ok)

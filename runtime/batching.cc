@@ -100,4 +100,22 @@ Result<NamedTensors> slice_outputs(const NamedTensors& outputs, int64_t total_ro
   return sliced;
 }
 
+std::vector<Result<NamedTensors>> split_outputs(Result<NamedTensors> outputs, const std::vector<int64_t>& rows) {
+  std::vector<Result<NamedTensors>> shares;
+  shares.reserve(rows.size());
+  if (!outputs.ok() || rows.size() == 1) {
+    shares.push_back(std::move(outputs));
+    for (std::size_t i = 1; i < rows.size(); ++i) shares.push_back(shares.front().status());
+    return shares;
+  }
+  int64_t total = 0;
+  for (int64_t r : rows) total += r;
+  int64_t first = 0;
+  for (int64_t r : rows) {
+    shares.push_back(slice_outputs(*outputs, total, first, r));
+    first += r;
+  }
+  return shares;
+}
+
 }  // namespace polaris

@@ -34,4 +34,9 @@ Result<NamedTensors> stack_inputs(const std::vector<const NamedTensors*>& reques
 // is not the batch size are an error: the model does not batch along dim 0.
 Result<NamedTensors> slice_outputs(const NamedTensors& outputs, int64_t total_rows, int64_t first, int64_t count);
 
+// Each request's share of one batch's outputs, in order (`rows`: each
+// request's row count, as stacked): the outputs themselves for a batch of
+// one request, the batch's failure for every request when it failed.
+std::vector<Result<NamedTensors>> split_outputs(Result<NamedTensors> outputs, const std::vector<int64_t>& rows);
+
 }  // namespace polaris

@@ -83,22 +83,29 @@ void SchedulerBase::wake_at_locked(SchedulerClock::time_point when) {
   });
 }
 
-void record_request(ModelStatistics& stats, SchedulerClock::time_point arrival, const ExecutionPhases& p) {
+namespace {
+
+// The compute phases of an execution, as Triton's statistics split them.
+ExecutionTiming compute_timing(const ExecutionPhases& p) {
   ExecutionTiming t;
-  t.queue = p.start - arrival;
   t.compute_input = p.inputs_ready - p.start;
   t.compute_infer = p.engine_done - p.inputs_ready;
   t.compute_output = p.outputs_ready - p.engine_done;
+  return t;
+}
+
+}  // namespace
+
+void record_request(ModelStatistics& stats, SchedulerClock::time_point arrival, const ExecutionPhases& p) {
+  ExecutionTiming t = compute_timing(p);
+  t.queue = p.start - arrival;
   stats.record_request(t, p.outputs_ready - arrival);
 }
 
 void record_execution(ModelStatistics& stats, const ExecutionPhases& p, uint64_t batch_size, uint64_t requests) {
-  ExecutionTiming t;
+  ExecutionTiming t = compute_timing(p);
   t.batch_size = batch_size;
   t.requests = requests;
-  t.compute_input = p.inputs_ready - p.start;
-  t.compute_infer = p.engine_done - p.inputs_ready;
-  t.compute_output = p.outputs_ready - p.engine_done;
   stats.record_execution(t);
 }
 

@@ -76,7 +76,6 @@ Result<std::unique_ptr<ModelScheduler>> SequenceScheduler::create(std::vector<Mo
   const auto& seq = config.sequence_batching();
   const ModelMetadata& model = instances.front()->metadata();
   std::unique_ptr<SequenceScheduler> s(new SequenceScheduler(std::move(instances), stats, pool));
-  s->batched_ = config.max_batch_size() > 0;
   s->max_rows_ = config.max_batch_size();
   s->target_rows_ = s->max_rows_;
   if (seq.has_oldest()) {
@@ -234,6 +233,12 @@ void SequenceScheduler::dispatch_locked(SchedulerClock::time_point now) {
   std::stable_sort(ready.begin(), ready.end(), [](const auto& a, const auto& b) {
     return a->second.queue.front().arrival < b->second.queue.front().arrival;
   });
+  std::vector<std::string> keys(ready.size());  // what must match to share a batch
+  if (max_rows_ > 1)
+    for (std::size_t i = 0; i < ready.size(); ++i) {
+      const Pending& head = ready[i]->second.queue.front();
+      keys[i] = batch_key(head.job.inputs, head.job.outputs);
+    }
   std::vector<bool> taken(ready.size(), false);
   std::vector<bool> held(instances_.size(), false);  // waiting for more this time
   for (std::size_t lead = 0; lead < ready.size(); ++lead) {
@@ -241,13 +246,12 @@ void SequenceScheduler::dispatch_locked(SchedulerClock::time_point now) {
     if (taken[lead] || busy_locked(instance) || held[static_cast<std::size_t>(instance)]) continue;
     const Pending& head = ready[lead]->second.queue.front();
     int64_t rows = batch_rows(head.job.inputs);
-    const std::string key = max_rows_ > 1 ? batch_key(head.job.inputs, head.job.outputs) : std::string();
     std::vector<std::size_t> chosen{lead};
     for (std::size_t j = lead + 1; max_rows_ > 1 && j < ready.size() && rows < max_rows_; ++j) {
       if (taken[j] || ready[j]->second.instance != instance) continue;
       const Pending& next = ready[j]->second.queue.front();
       const int64_t more = batch_rows(next.job.inputs);
-      if (rows + more > max_rows_ || batch_key(next.job.inputs, next.job.outputs) != key) continue;
+      if (rows + more > max_rows_ || keys[j] != keys[lead]) continue;
       chosen.push_back(j);
       rows += more;
     }
@@ -291,14 +295,14 @@ Result<NamedTensors> SequenceScheduler::model_inputs(const Pending& request, con
     auto carried = std::find_if(state.begin(), state.end(), [&](const NamedTensor& t) { return t.name == spec.input; });
     if (carried != state.end()) {
       inputs.push_back(*carried);
-    } else if (batched_) {
+    } else if (batched()) {
       POLARIS_ASSIGN_OR_RETURN(Tensor initial, repeat_rows(spec.initial, rows));
       inputs.push_back({spec.input, std::move(initial)});
     } else {
       inputs.push_back({spec.input, spec.initial});
     }
   }
-  const Shape control_shape = batched_ ? Shape{rows, 1} : Shape{1};
+  const Shape control_shape = batched() ? Shape{rows, 1} : Shape{1};
   for (const ControlSpec& c : controls_) {
     bool on = true;  // READY: the request holds valid data
     if (c.kind == Control::CONTROL_SEQUENCE_START) on = request.job.options.sequence_start;
@@ -373,7 +377,7 @@ std::vector<Result<NamedTensors>> SequenceScheduler::run_stacked(int instance, s
     phases.engine_done = SchedulerClock::now();
     phases.outputs_ready = phases.engine_done;  // the rows are cut apart later, per request
     if (out.ok())
-      record_execution(stats_, phases, batched_ ? static_cast<uint64_t>(std::max<int64_t>(batch_rows(batch), 1)) : 1,
+      record_execution(stats_, phases, batched() ? static_cast<uint64_t>(std::max<int64_t>(batch_rows(batch), 1)) : 1,
                        1);
     return out;
   };
@@ -391,15 +395,9 @@ std::vector<Result<NamedTensors>> SequenceScheduler::run_stacked(int instance, s
     for (const NamedTensors& in : inputs) results.push_back(run_once(in));
     return results;
   }
-  const int64_t total = batch_rows(*stacked);
-  Result<NamedTensors> outputs = run_once(*stacked);
-  int64_t first = 0;
-  for (const NamedTensors& in : inputs) {
-    const int64_t rows = batch_rows(in);
-    results.push_back(outputs.ok() ? slice_outputs(*outputs, total, first, rows) : Result<NamedTensors>(outputs.status()));
-    first += rows;
-  }
-  return results;
+  std::vector<int64_t> rows;
+  for (const NamedTensors& in : inputs) rows.push_back(batch_rows(in));
+  return split_outputs(run_once(*stacked), rows);
 }
 
 void SequenceScheduler::finish_member_locked(Member& m, Result<NamedTensors> outputs, const ExecutionPhases& phases) {

@@ -96,11 +96,11 @@ class SequenceScheduler final : public SchedulerBase {
   Result<NamedTensors> model_inputs(const Pending& request, const SequenceId& id, const NamedTensors& state) const;
   void finish_member_locked(Member& m, Result<NamedTensors> outputs, const ExecutionPhases& phases);
   void fail_locked(Pending& p, Status status);
+  bool batched() const { return max_rows_ > 0; }  // tensors carry a batch dim
 
   std::vector<StateSpec> states_;
   std::vector<ControlSpec> controls_;
   std::vector<std::string> outputs_;  // the model's own outputs (state outputs excluded)
-  bool batched_ = false;              // max_batch_size > 0: tensors carry a batch dim
   int64_t max_rows_ = 0;              // rows one execution may stack (max_batch_size)
   int64_t target_rows_ = 0;           // a batch this size goes without waiting
   std::chrono::microseconds window_{0};  // how long a smaller batch may wait for more

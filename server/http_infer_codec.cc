@@ -1,7 +1,6 @@
 #include "server/http_infer_codec.h"
 
 #include <cmath>
-#include <cstring>
 #include <limits>
 
 #include <fmt/format.h>
