@@ -18,8 +18,9 @@ namespace {
 
 // The infer path's JSON is RapidJSON: it parses a request header into a
 // pooled DOM and writes the response header directly, where nlohmann's
-// node-per-value DOM spent a quarter of the server's CPU on a tiny model
-// (docs/performance.md, "Serving"). The rest of the server keeps nlohmann.
+// node-per-value DOM spent a fifth of the server's CPU (decode and encode)
+// on a tiny model (docs/performance.md, "Serving"). The rest of the server
+// keeps nlohmann.
 using JsonValue = rapidjson::Value;
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 // Values and the parser's stack both come from pools (see decode_infer_request).
