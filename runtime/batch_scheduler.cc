@@ -79,7 +79,18 @@ void BatchScheduler::submit(InferJob job) {
   Pending p;
   p.arrival = now;
   p.deadline = timeout.count() > 0 ? now + timeout : kNever;
-  p.rows = batch_rows(job.inputs);
+  p.rows = 1;
+  if (policy_.max_batch_size > 0) {
+    // Every input's first dim, not one input's: a request whose inputs
+    // disagree would otherwise be cut into other requests' rows.
+    Result<int64_t> rows = batch_rows(job.inputs);
+    if (!rows.ok()) {
+      stats_.record_failure(std::chrono::nanoseconds(0));
+      job.done(rows.status());
+      return;
+    }
+    p.rows = *rows;
+  }
   if (batching) p.key = batch_key(job.inputs, job.outputs);
   p.delay_on_timeout = queue_policy.delay_on_timeout;
   int here = -1;  // the instance this thread runs the request on, if any

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "core/quote.h"
+
 namespace polaris {
 namespace {
 
@@ -33,9 +35,18 @@ std::string batch_key(const NamedTensors& inputs, const std::vector<std::string>
   return key;
 }
 
-int64_t batch_rows(const NamedTensors& inputs) {
-  if (inputs.empty() || inputs.front().tensor.shape().rank() == 0) return 1;
-  return inputs.front().tensor.shape()[0];
+Result<int64_t> batch_rows(const NamedTensors& inputs) {
+  if (inputs.empty()) return int64_t{1};
+  for (const NamedTensor& in : inputs)
+    if (in.tensor.shape().rank() == 0)
+      return InvalidArgument(fmt::format("input {} has no batch dim", in_quotes(in.name)));
+  const int64_t rows = inputs.front().tensor.shape()[0];
+  for (const NamedTensor& in : inputs)
+    if (in.tensor.shape()[0] != rows)
+      return InvalidArgument(fmt::format("input {} batch size does not match other inputs: its first dim is {}, "
+                                         "input {} has {}",
+                                         in_quotes(in.name), in.tensor.shape()[0], in_quotes(inputs.front().name), rows));
+  return rows;
 }
 
 Result<NamedTensors> stack_inputs(const std::vector<const NamedTensors*>& requests) {
@@ -52,7 +63,10 @@ Result<NamedTensors> stack_inputs(const std::vector<const NamedTensors*>& reques
     for (const NamedTensors* r : requests) {
       if (r->size() != first.size() || (*r)[i].name != first[i].name)
         return InvalidArgument("requests with different inputs cannot share a batch");
-      rows += (*r)[i].tensor.shape()[0];
+      POLARIS_ASSIGN_OR_RETURN(int64_t request_rows, batch_rows(*r));
+      if ((*r)[i].tensor.shape().rank() != model_input.shape().rank())
+        return InvalidArgument("requests with different input ranks cannot share a batch");
+      rows += request_rows;
       bytes += (*r)[i].tensor.byte_size();
     }
     auto buffer = std::shared_ptr<std::byte[]>(new std::byte[bytes == 0 ? 1 : bytes]);

@@ -20,12 +20,15 @@ namespace polaris {
 // What must be equal for two requests to share a batch; compare with ==.
 std::string batch_key(const NamedTensors& inputs, const std::vector<std::string>& requested_outputs);
 
-// Rows (first-dim size) of a request: the first input's dim 0; 1 for a
-// request whose inputs have no dims.
-int64_t batch_rows(const NamedTensors& inputs);
+// Rows of a batched request: the first (batch) dim that every input shares;
+// 1 for a request without inputs. InvalidArgument, naming the input, when an
+// input has no dims or the inputs disagree: no single input is trusted for
+// the row count, or one request's rows could be cut from another's.
+Result<int64_t> batch_rows(const NamedTensors& inputs);
 
 // One owning tensor per input name holding every request's rows in order.
-// All requests must have the same batch_key.
+// All requests must have the same batch_key and consistent batch_rows;
+// InvalidArgument otherwise.
 Result<NamedTensors> stack_inputs(const std::vector<const NamedTensors*>& requests);
 
 // Rows [first, first + count) of each output, as tensors that share the

@@ -12,6 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/quote.h"
 #include "runtime/model_repository.h"
 
 namespace polaris {
@@ -20,9 +21,22 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::size_t kMaxComponentBytes = 255;  // NAME_MAX on Linux
+// A whole file path in a key: well under PATH_MAX (4096) once the private
+// folder's own path is put in front of it.
+constexpr std::size_t kMaxPathBytes = 1024;
 
 Status bad_key(std::string_view key, const std::string& why) {
-  return InvalidArgument("load parameter '" + std::string(key) + "': " + why);
+  return InvalidArgument("load parameter " + in_quotes(key) + ": " + why);
+}
+
+// A failure to write a request's files, as the client sees it: the file as
+// the request named it and the system's reason, never the server's paths
+// (logged here for the operator).
+Status write_failure(const std::string& what, const fs::path& server_path, int error) {
+  spdlog::warn("cannot write {} ({}): {}", what, server_path.string(), std::strerror(error));
+  if (error == ENOSPC || error == EDQUOT)
+    return ResourceExhausted("cannot store " + what + ": the server's disk is full");
+  return Internal("cannot store " + what + ": " + std::strerror(error));
 }
 
 bool is_version(std::string_view component) {
@@ -32,23 +46,24 @@ bool is_version(std::string_view component) {
   return ec == std::errc() && end == component.data() + component.size() && v > 0 && component.front() != '0';
 }
 
-Status write_file(const fs::path& path, std::string_view content) {
+// Writes `content` to `path`; `what` names it for messages.
+Status write_file(const fs::path& path, std::string_view content, const std::string& what) {
   // O_EXCL|O_NOFOLLOW: the folder is fresh and private, so the file cannot
   // exist yet; if it somehow does, it is not followed or overwritten.
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return Internal("cannot create " + path.string() + ": " + std::strerror(errno));
+  if (fd < 0) return write_failure(what, path, errno);
   std::size_t done = 0;
   while (done < content.size()) {
     const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      const int error = errno;
+      const int error = n == 0 ? EIO : errno;
       ::close(fd);
-      return Internal("cannot write " + path.string() + ": " + std::strerror(error));
+      return write_failure(what, path, error);
     }
     done += static_cast<std::size_t>(n);
   }
-  if (::close(fd) != 0) return Internal("cannot write " + path.string() + ": " + std::strerror(errno));
+  if (::close(fd) != 0) return write_failure(what, path, errno);
   return Status::Ok();
 }
 
@@ -59,6 +74,9 @@ Result<std::string> override_file_path(std::string_view key) {
   const std::string_view path = key.substr(kOverrideFilePrefix.size());
   const std::string form = "must be file:<version>/<file name>, e.g. file:1/model.onnx";
   if (path.empty()) return bad_key(key, "names no file; it " + form);
+  if (path.size() > kMaxPathBytes)
+    return bad_key(key, "names a path of " + std::to_string(path.size()) + " bytes; at most " +
+                            std::to_string(kMaxPathBytes) + " are allowed");
   if (path.front() == '/') return bad_key(key, "is an absolute path; it " + form);
   for (char c : path) {
     if (c == '\\') return bad_key(key, "holds a backslash; it " + form);
@@ -112,16 +130,16 @@ Result<std::shared_ptr<const OverrideFiles>> OverrideFiles::write(std::string_vi
   if (ec) return Internal("no temporary directory for the request's model files: " + ec.message());
   std::string pattern = (temp / "polaris-override-XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr)  // mode 0700: only this user reads the files
-    return Internal("cannot create a folder for the request's model files under " + temp.string() + ": " +
-                    std::strerror(errno));
+    return write_failure("the request's model files", temp, errno);
   std::shared_ptr<const OverrideFiles> made(
       new OverrideFiles(pattern, (fs::path(pattern) / std::string(model)).string()));
   // From here on, returning without `made` removes the folder again.
   for (const auto& [path, file] : paths) {
     const fs::path target = fs::path(made->model_dir_) / path;
+    const std::string what = "the file " + in_quotes(path);
     fs::create_directories(target.parent_path(), ec);
-    if (ec) return Internal("cannot create " + target.parent_path().string() + ": " + ec.message());
-    POLARIS_RETURN_IF_ERROR(write_file(target, file->second));
+    if (ec) return write_failure(what, target.parent_path(), ec.value());
+    POLARIS_RETURN_IF_ERROR(write_file(target, file->second, what));
   }
   spdlog::info("model '{}': {} file{} from the load request written to {}", model, files.size(),
                files.size() == 1 ? "" : "s", made->model_dir_);

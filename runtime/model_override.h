@@ -26,7 +26,8 @@ inline constexpr std::string_view kOverrideFilePrefix = "file:";
 // "file:1/model.onnx" -> "1/model.onnx". InvalidArgument, naming the key,
 // unless the rest is a relative path whose first component is a version
 // (a positive decimal number without leading zeros) followed by one or more
-// components, none empty, "." or "..", longer than 255 bytes, or holding a
+// components, none empty, "." or "..", longer than 255 bytes (1024 for the
+// whole path), or holding a
 // backslash, a NUL or another control character.
 Result<std::string> override_file_path(std::string_view key);
 
@@ -37,7 +38,9 @@ class OverrideFiles {
 
   // Checks the model name (validate_model_name: it becomes a folder name)
   // and every key, then makes the private folder and writes the files.
-  // Nothing is left behind on failure.
+  // Nothing is left behind on failure. Messages name the files as the
+  // request does, never the folder (logged); a full disk is
+  // ResourceExhausted.
   static Result<std::shared_ptr<const OverrideFiles>> write(std::string_view model, const std::vector<File>& files);
 
   ~OverrideFiles();  // removes the folder (best effort: failures are logged)

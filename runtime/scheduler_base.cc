@@ -58,6 +58,11 @@ void SchedulerBase::run_deferred() {
     now.swap(deferred_);
     lock.unlock();
     for (auto& fn : now) fn();
+    // The callbacks' captures go before the lock is taken again: they hold
+    // requests' model handles, whose release takes the model manager's
+    // lock, and ModelManager::status() takes that one before this one (a
+    // lock-order inversion that deadlocked the server under load).
+    now.clear();
     lock.lock();
   }
   if (ordered_) delivering_ = false;

@@ -101,6 +101,27 @@ TEST(Batching, DifferentDimsOrOutputsNeverShareABatch) {
   EXPECT_NE(batch_key(ints, {}), batch_key(rows_of({1, 2}, 1), {}));
 }
 
+TEST(Batching, RowsComeFromEveryInputNotTheFirst) {
+  NamedTensors honest = rows_of({1, 2, 3, 4}, 2, "a");
+  honest.push_back(rows_of({5, 6, 7, 8}, 2, "b").front());
+  EXPECT_EQ(batch_rows(honest).value(), 2);
+  EXPECT_EQ(batch_rows({}).value(), 1);
+  // a [2,2] with b [1,2]: the first input alone says 2 rows.
+  NamedTensors dishonest = rows_of({1, 2, 3, 4}, 2, "a");
+  dishonest.push_back(rows_of({5, 6}, 1, "b").front());
+  auto rows = batch_rows(dishonest);
+  ASSERT_FALSE(rows.ok());
+  EXPECT_EQ(rows.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(rows.status().message().find("input 'b' batch size does not match other inputs"), std::string::npos)
+      << rows.status().message();
+  // Stacked with an honest request, it is refused, not cut into its rows.
+  NamedTensors other = rows_of({9, 10, 11, 12}, 2, "a");
+  other.push_back(rows_of({13, 14, 15, 16}, 2, "b").front());
+  EXPECT_FALSE(stack_inputs({&other, &dishonest}).ok());
+  NamedTensors scalar = {{"s", *Tensor::from_values<float>(Shape{}, {1})}};
+  EXPECT_FALSE(batch_rows(scalar).ok());
+}
+
 TEST(Batching, StringTensorsStackAndSliceByElement) {
   NamedTensors a = {{"s", *Tensor::from_strings(Shape{1, 2}, {"a", "bb"})}};
   NamedTensors b = {{"s", *Tensor::from_strings(Shape{2, 2}, {"ccc", "", "dddd", "e"})}};

@@ -48,6 +48,13 @@ Result<Tensor> initial_state(const inference::ModelSequenceBatching::State& s, c
   return Tensor::copy_of(dtype, shape, data.data(), bytes);
 }
 
+// A batched request's rows, checked at submit(); 1 for unbatched models,
+// whose inputs need not share a first dim.
+int64_t rows_of(const NamedTensors& inputs) {
+  const Result<int64_t> rows = batch_rows(inputs);
+  return rows.ok() ? std::max<int64_t>(*rows, 1) : 1;
+}
+
 // `rows` copies of `t` stacked along a new first dim.
 Result<Tensor> repeat_rows(const Tensor& t, int64_t rows) {
   std::vector<int64_t> dims{rows};
@@ -176,6 +183,14 @@ void SequenceScheduler::submit(InferJob job) {
                              "(and sequence_start on a sequence's first request)"));
     return;
   }
+  if (batched()) {
+    // Rows are read from every input once here; dispatch then relies on it.
+    if (Result<int64_t> rows = batch_rows(job.inputs); !rows.ok()) {
+      stats_.record_failure(std::chrono::nanoseconds(0));
+      job.done(rows.status());
+      return;
+    }
+  }
   {
     std::unique_lock lock(mu_);
     auto it = sequences_.find(id);
@@ -245,12 +260,12 @@ void SequenceScheduler::dispatch_locked(SchedulerClock::time_point now) {
     const int instance = ready[lead]->second.instance;
     if (taken[lead] || busy_locked(instance) || held[static_cast<std::size_t>(instance)]) continue;
     const Pending& head = ready[lead]->second.queue.front();
-    int64_t rows = batch_rows(head.job.inputs);
+    int64_t rows = rows_of(head.job.inputs);
     std::vector<std::size_t> chosen{lead};
     for (std::size_t j = lead + 1; max_rows_ > 1 && j < ready.size() && rows < max_rows_; ++j) {
       if (taken[j] || ready[j]->second.instance != instance) continue;
       const Pending& next = ready[j]->second.queue.front();
-      const int64_t more = batch_rows(next.job.inputs);
+      const int64_t more = rows_of(next.job.inputs);
       if (rows + more > max_rows_ || keys[j] != keys[lead]) continue;
       chosen.push_back(j);
       rows += more;
@@ -290,7 +305,7 @@ SequenceScheduler::Member SequenceScheduler::take_head_locked(SequenceMap::itera
 Result<NamedTensors> SequenceScheduler::model_inputs(const Pending& request, const SequenceId& id,
                                                      const NamedTensors& state) const {
   NamedTensors inputs = request.job.inputs;
-  const int64_t rows = batch_rows(request.job.inputs);
+  const int64_t rows = rows_of(request.job.inputs);
   for (const StateSpec& spec : states_) {
     auto carried = std::find_if(state.begin(), state.end(), [&](const NamedTensor& t) { return t.name == spec.input; });
     if (carried != state.end()) {
@@ -377,7 +392,7 @@ std::vector<Result<NamedTensors>> SequenceScheduler::run_stacked(int instance, s
     phases.engine_done = SchedulerClock::now();
     phases.outputs_ready = phases.engine_done;  // the rows are cut apart later, per request
     if (out.ok())
-      record_execution(stats_, phases, batched() ? static_cast<uint64_t>(std::max<int64_t>(batch_rows(batch), 1)) : 1,
+      record_execution(stats_, phases, batched() ? static_cast<uint64_t>(rows_of(batch)) : 1,
                        1);
     return out;
   };
@@ -396,7 +411,7 @@ std::vector<Result<NamedTensors>> SequenceScheduler::run_stacked(int instance, s
     return results;
   }
   std::vector<int64_t> rows;
-  for (const NamedTensors& in : inputs) rows.push_back(batch_rows(in));
+  for (const NamedTensors& in : inputs) rows.push_back(rows_of(in));
   return split_outputs(run_once(*stacked), rows);
 }
 

@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "core/quote.h"
 #include "server/inference_service.h"
 #include "server/wire_tensor.h"
 
@@ -22,7 +23,7 @@ using google::protobuf::RepeatedField;
 using google::protobuf::RepeatedPtrField;
 
 Status input_error(const std::string& input, std::string_view what) {
-  return InvalidArgument(fmt::format("input '{}' {}", input, what));
+  return InvalidArgument(fmt::format("input {} {}", in_quotes(input), what));
 }
 
 Result<ParameterValue> parameter_value(const inference::InferParameter& p, const std::string& key) {
@@ -34,7 +35,7 @@ Result<ParameterValue> parameter_value(const inference::InferParameter& p, const
     case inference::InferParameter::kUint64Param: return ParameterValue(p.uint64_param());
     case inference::InferParameter::PARAMETER_CHOICE_NOT_SET: break;
   }
-  return InvalidArgument("parameter '" + key + "' has no value");
+  return InvalidArgument("parameter " + in_quotes(key) + " has no value");
 }
 
 // The classification extension's class count: an int64 (what tritonclient
@@ -46,7 +47,7 @@ Result<uint32_t> classification_count(const inference::InferParameter& p, const 
       p.uint64_param() <= std::numeric_limits<uint32_t>::max())
     k = static_cast<int64_t>(p.uint64_param());
   if (k < 1 || k > std::numeric_limits<uint32_t>::max())
-    return InvalidArgument("output '" + output + "': parameter 'classification' must be an integer from 1 to 2^32-1");
+    return InvalidArgument("output " + in_quotes(output) + ": parameter 'classification' must be an integer from 1 to 2^32-1");
   return static_cast<uint32_t>(k);
 }
 
@@ -155,10 +156,10 @@ Result<NamedTensor> decode_input(const inference::ModelInferRequest& message, in
   const InputMessage& input = message.inputs(index);
   const std::string& name = input.name();
   const std::optional<DataType> type = data_type_from_string(input.datatype());
-  if (!type) return input_error(name, "has unknown datatype '" + input.datatype() + "'");
+  if (!type) return input_error(name, "has unknown datatype " + in_quotes(input.datatype()));
   Shape shape(std::vector<int64_t>(input.shape().begin(), input.shape().end()));
   Result<int64_t> count = shape.element_count();
-  if (!count.ok()) return count.status().with_context("input '" + name + "'");
+  if (!count.ok()) return count.status().with_context("input " + in_quotes(name));
 
   Result<Tensor> tensor = message.raw_input_contents_size() > 0
                               ? decode_raw_input(input, *type, shape, message.raw_input_contents(index), keepalive)
@@ -207,7 +208,7 @@ Result<InferRequest> decode_grpc_infer_request(const inference::ModelInferReques
   for (const auto& output : message.outputs()) {
     for (const RequestedOutput& earlier : request.outputs)
       if (earlier.name == output.name())
-        return InvalidArgument("output '" + output.name() + "' is requested twice");
+        return InvalidArgument("output " + in_quotes(output.name()) + " is requested twice");
     POLARIS_ASSIGN_OR_RETURN(RequestedOutput requested, decode_output(output));
     request.outputs.push_back(std::move(requested));
   }

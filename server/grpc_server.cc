@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 
+#include "core/quote.h"
 #include "core/thread_name.h"
 #include "proto/grpc_service.grpc.pb.h"
 #include "server/grpc_infer_codec.h"
@@ -29,7 +30,9 @@ using inference::GRPCInferenceService;
 
 grpc::Status to_grpc(const Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(grpc_status_code(status.code())), status.message());
+  // Clipped: grpc-message travels in a header, and clients refuse headers
+  // over their metadata limit (RESOURCE_EXHAUSTED instead of the error).
+  return grpc::Status(static_cast<grpc::StatusCode>(grpc_status_code(status.code())), clip_message(status.message()));
 }
 
 // --- Messages from InferenceService's views ---------------------------------
@@ -303,7 +306,7 @@ class StreamInferReactor final
         if (result.ok())
           encode_grpc_infer_response(*result, *answer.mutable_infer_response());
         else
-          answer.set_error_message(result.status().message());
+          answer.set_error_message(clip_message(result.status().message()));
         queue_write(std::move(answer));
         read_next();  // one request of a stream at a time keeps the answers in order
       });

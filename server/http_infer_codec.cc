@@ -10,6 +10,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "core/quote.h"
 #include "runtime/model_config.h"
 #include "server/wire_tensor.h"
 
@@ -58,7 +59,7 @@ Result<ParameterValue> parameter_from_json(const std::string& key, const JsonVal
   if (v.IsInt64()) return ParameterValue(v.GetInt64());
   if (v.IsDouble()) return ParameterValue(v.GetDouble());
   if (v.IsString()) return ParameterValue(string_of(v));
-  return InvalidArgument("parameter '" + key + "' must be a bool, number or string");
+  return InvalidArgument("parameter " + in_quotes(key) + " must be a bool, number or string");
 }
 
 Result<Parameters> parameters_from_json(const JsonValue* object, const std::string& where) {
@@ -88,7 +89,7 @@ Status check_parameters(const JsonValue* object, const std::string& where) {
   if (!object->IsObject()) return InvalidArgument(where + " 'parameters' must be an object");
   for (auto it = object->MemberBegin(); it != object->MemberEnd(); ++it)
     if (!it->value.IsBool() && !it->value.IsNumber() && !it->value.IsString())
-      return InvalidArgument("parameter '" + string_of(it->name) + "' must be a bool, number or string");
+      return InvalidArgument("parameter " + in_quotes(string_of(it->name)) + " must be a bool, number or string");
   return Status::Ok();
 }
 
@@ -122,7 +123,7 @@ Status fill_numbers(const std::vector<const JsonValue*>& values, T* data, const 
   for (std::size_t i = 0; i < values.size(); ++i) {
     const JsonValue& v = *values[i];
     if constexpr (std::is_floating_point_v<T>) {
-      if (!v.IsNumber()) return InvalidArgument(fmt::format("input '{}': element {} is not a number", input, i));
+      if (!v.IsNumber()) return InvalidArgument(fmt::format("input {}: element {} is not a number", in_quotes(input), i));
       data[i] = static_cast<T>(v.GetDouble());
     } else {
       bool in_range = false;
@@ -135,10 +136,10 @@ Status fill_numbers(const std::vector<const JsonValue*>& values, T* data, const 
         in_range = std::is_signed_v<T> && s >= static_cast<int64_t>(std::numeric_limits<T>::min());
         if (in_range) data[i] = static_cast<T>(s);
       } else {
-        return InvalidArgument(fmt::format("input '{}': element {} is not an integer", input, i));
+        return InvalidArgument(fmt::format("input {}: element {} is not an integer", in_quotes(input), i));
       }
       if (!in_range)
-        return InvalidArgument(fmt::format("input '{}': element {} is out of range for its datatype", input, i));
+        return InvalidArgument(fmt::format("input {}: element {} is out of range for its datatype", in_quotes(input), i));
     }
   }
   return Status::Ok();
@@ -147,21 +148,21 @@ Status fill_numbers(const std::vector<const JsonValue*>& values, T* data, const 
 Result<Tensor> tensor_from_json_data(DataType dtype, const Shape& shape, const JsonValue& data,
                                      const std::string& input) {
   if (dtype == DataType::kFp16 || dtype == DataType::kBf16)
-    return InvalidArgument(fmt::format("input '{}': {} data must be sent binary (the binary tensor extension)", input,
+    return InvalidArgument(fmt::format("input {}: {} data must be sent binary (the binary tensor extension)", in_quotes(input),
                                        to_string(dtype)));
   std::vector<const JsonValue*> values;
   if (!flatten(data, values, std::max<std::size_t>(shape.rank(), 1)))
-    return InvalidArgument(fmt::format("input '{}': 'data' is nested deeper than its shape {}", input,
+    return InvalidArgument(fmt::format("input {}: 'data' is nested deeper than its shape {}", in_quotes(input),
                                        shape.to_string()));
   POLARIS_ASSIGN_OR_RETURN(int64_t count, shape.element_count());
   if (static_cast<int64_t>(values.size()) != count)
-    return InvalidArgument(fmt::format("input '{}' has {} data elements but its shape {} needs {}", input,
+    return InvalidArgument(fmt::format("input {} has {} data elements but its shape {} needs {}", in_quotes(input),
                                        values.size(), shape.to_string(), count));
   if (dtype == DataType::kBytes) {
     std::vector<std::string> strings;
     strings.reserve(values.size());
     for (const JsonValue* v : values) {
-      if (!v->IsString()) return InvalidArgument("input '" + input + "': BYTES data must be strings");
+      if (!v->IsString()) return InvalidArgument("input " + in_quotes(input) + ": BYTES data must be strings");
       strings.push_back(string_of(*v));
     }
     return Tensor::from_strings(shape, strings);
@@ -173,7 +174,7 @@ Result<Tensor> tensor_from_json_data(DataType dtype, const Shape& shape, const J
     case DataType::kBool:
       for (std::size_t i = 0; i < values.size(); ++i) {
         if (!values[i]->IsBool())
-          return InvalidArgument(fmt::format("input '{}': element {} is not true or false", input, i));
+          return InvalidArgument(fmt::format("input {}: element {} is not true or false", in_quotes(input), i));
         static_cast<uint8_t*>(p)[i] = values[i]->GetBool() ? 1 : 0;
       }
       break;
@@ -187,22 +188,22 @@ Result<Tensor> tensor_from_json_data(DataType dtype, const Shape& shape, const J
     case DataType::kInt64: filled = fill_numbers(values, static_cast<int64_t*>(p), input); break;
     case DataType::kFp32: filled = fill_numbers(values, static_cast<float*>(p), input); break;
     case DataType::kFp64: filled = fill_numbers(values, static_cast<double*>(p), input); break;
-    default: return InvalidArgument("input '" + input + "': unsupported datatype");
+    default: return InvalidArgument("input " + in_quotes(input) + ": unsupported datatype");
   }
   POLARIS_RETURN_IF_ERROR(filled);
   return t;
 }
 
 Result<Shape> shape_from_json(const JsonValue* v, const std::string& input) {
-  if (v == nullptr || !v->IsArray()) return InvalidArgument("input '" + input + "' needs a 'shape' array");
+  if (v == nullptr || !v->IsArray()) return InvalidArgument("input " + in_quotes(input) + " needs a 'shape' array");
   std::vector<int64_t> dims;
   for (const JsonValue& d : v->GetArray()) {
     if (!d.IsInt64() || d.GetInt64() < 0)
-      return InvalidArgument("input '" + input + "': shape dims must be non-negative integers");
+      return InvalidArgument("input " + in_quotes(input) + ": shape dims must be non-negative integers");
     dims.push_back(d.GetInt64());
   }
   Shape shape(std::move(dims));
-  if (Status s = shape.validate_concrete(); !s.ok()) return InvalidArgument("input '" + input + "': " + s.message());
+  if (Status s = shape.validate_concrete(); !s.ok()) return InvalidArgument("input " + in_quotes(input) + ": " + s.message());
   return shape;
 }
 
@@ -216,16 +217,16 @@ Status decode_inputs(const JsonValue* inputs, const std::shared_ptr<const std::s
     if (name_value == nullptr) return InvalidArgument("every input needs a 'name'");
     const std::string name = string_of(*name_value);
     const JsonValue* datatype = string_member(in, "datatype");
-    if (datatype == nullptr) return InvalidArgument("input '" + name + "' needs a 'datatype'");
+    if (datatype == nullptr) return InvalidArgument("input " + in_quotes(name) + " needs a 'datatype'");
     const auto dtype = data_type_from_string(string_of(*datatype));
     if (!dtype || *dtype == DataType::kInvalid)
-      return InvalidArgument("input '" + name + "': unknown datatype '" + string_of(*datatype) + "'");
+      return InvalidArgument("input " + in_quotes(name) + ": unknown datatype " + in_quotes(string_of(*datatype)));
     POLARIS_ASSIGN_OR_RETURN(Shape shape, shape_from_json(member(in, "shape"), name));
     const JsonValue* params = member(in, "parameters");
     POLARIS_RETURN_IF_ERROR(check_parameters(params, "input"));
     if (auto binary_size = int_parameter(params, "binary_data_size")) {
       if (*binary_size < 0 || static_cast<std::size_t>(*binary_size) > body->size() - offset)
-        return InvalidArgument(fmt::format("input '{}': binary_data_size {} runs past the end of the body", name,
+        return InvalidArgument(fmt::format("input {}: binary_data_size {} runs past the end of the body", in_quotes(name),
                                            *binary_size));
       POLARIS_ASSIGN_OR_RETURN(Tensor t, tensor_from_wire(*dtype, shape, body->data() + offset,
                                                           static_cast<std::size_t>(*binary_size), body, name));
@@ -233,7 +234,7 @@ Status decode_inputs(const JsonValue* inputs, const std::shared_ptr<const std::s
       request.inputs.push_back({name, std::move(t)});
     } else {
       const JsonValue* data = member(in, "data");
-      if (data == nullptr) return InvalidArgument("input '" + name + "' has neither 'data' nor binary_data_size");
+      if (data == nullptr) return InvalidArgument("input " + in_quotes(name) + " has neither 'data' nor binary_data_size");
       POLARIS_ASSIGN_OR_RETURN(Tensor t, tensor_from_json_data(*dtype, shape, *data, name));
       request.inputs.push_back({name, std::move(t)});
     }
@@ -257,7 +258,7 @@ Status decode_outputs(const JsonValue* outputs, InferRequest& request) {
     const JsonValue* binary = params != nullptr ? member(*params, "binary_data") : nullptr;
     r.binary = binary != nullptr ? binary->IsBool() && binary->GetBool() : request.binary_outputs;
     if (auto k = int_parameter(params, "classification")) {
-      if (*k < 1) return InvalidArgument("output '" + r.name + "': classification must be at least 1");
+      if (*k < 1) return InvalidArgument("output " + in_quotes(r.name) + ": classification must be at least 1");
       r.classification = static_cast<uint32_t>(std::min<int64_t>(*k, 1 << 20));
     }
     request.outputs.push_back(std::move(r));
@@ -366,7 +367,7 @@ Result<InferRequest> decode_raw_infer_request(std::shared_ptr<const std::string>
   if (config.max_batch_size() > 0) dims.push_back(1);
   for (int64_t d : input.dims()) {
     if (d < 0)
-      return InvalidArgument("a raw body cannot carry input '" + input.name() + "': it has variable dims");
+      return InvalidArgument("a raw body cannot carry input " + in_quotes(input.name()) + ": it has variable dims");
     dims.push_back(d);
   }
   InferRequest request;

@@ -1,14 +1,18 @@
 #include "server/http_routes.h"
 
+#include <algorithm>
 #include <charconv>
 #include <deque>
+#include <optional>
 
 #include <boost/asio/post.hpp>
 #include <nlohmann/json.hpp>
 
 #include "core/base64.h"
+#include "core/quote.h"
 #include "core/thread_name.h"
 #include "runtime/model_config.h"
+#include "runtime/model_repository.h"
 #include "server/compression.h"
 #include "server/http_infer_codec.h"
 
@@ -53,12 +57,24 @@ json tensor_metadata_json(const std::vector<TensorMetadataView>& tensors) {
   return out;
 }
 
-// A request body, decompressed per Content-Encoding (bounded).
+// 415 Unsupported Media Type (RFC 9110 15.5.16) for a body in an encoding
+// Polaris cannot decode, naming the ones it can; nullopt when it can.
+std::optional<HttpResponse> refuse_unknown_encoding(const HttpRequest& request) {
+  const std::string_view encoding = request[http::field::content_encoding];
+  if (parse_content_encoding(encoding)) return std::nullopt;
+  HttpResponse response = make_response(
+      request, http::status::unsupported_media_type,
+      error_body("Content-Encoding " + in_quotes(encoding) + " is not supported: send gzip, deflate or identity"));
+  response.set(http::field::accept_encoding, "gzip, deflate");
+  return response;
+}
+
+// A request body, decompressed per Content-Encoding (bounded; the encoding
+// was checked by refuse_unknown_encoding).
 Result<std::shared_ptr<const std::string>> decoded_body(std::string raw, std::string_view content_encoding,
                                                         std::size_t limit) {
   auto encoding = parse_content_encoding(content_encoding);
-  if (!encoding)
-    return Status(StatusCode::kUnimplemented, "Content-Encoding '" + std::string(content_encoding) + "' is not supported");
+  if (!encoding) return InvalidArgument("Content-Encoding " + in_quotes(content_encoding) + " is not supported");
   if (*encoding == ContentEncoding::kIdentity) return std::make_shared<const std::string>(std::move(raw));
   POLARIS_ASSIGN_OR_RETURN(std::string plain, decompress(raw, *encoding, limit));
   return std::make_shared<const std::string>(std::move(plain));
@@ -168,17 +184,32 @@ bool KServeHttpRoutes::runs_inline(const HttpRequest& request, const std::vector
     return true;
   const std::string_view model = infer_model(request, parts);
   if (model.empty() || inline_below_.count() <= 0) return false;
+  prune_durations();
   std::lock_guard lock(durations_mu_);
   const auto it = recent_us_.find(model);
   return it != recent_us_.end() && it->second < static_cast<double>(inline_below_.count());
 }
 
 void KServeHttpRoutes::record_duration(const std::vector<std::string>& parts, std::chrono::nanoseconds took) {
-  if (parts.size() < 4 || parts.back() != "infer") return;
   const double us = static_cast<double>(took.count()) / 1e3;
   std::lock_guard lock(durations_mu_);
   auto [it, added] = recent_us_.try_emplace(parts[2], us);
   if (!added) it->second = 0.8 * it->second + 0.2 * us;  // a model that slows down leaves the I/O thread soon
+  if (added) prune_due_ = true;
+}
+
+void KServeHttpRoutes::prune_durations() {
+  // Only models that answered are timed (finish), and each new one has the
+  // names that are no longer listed (unloaded overrides, removed folders)
+  // dropped here: the map is bounded by the models being served, never by
+  // names clients send. Called with no lock held: the manager's status
+  // takes its own locks and the schedulers'.
+  if (!prune_due_.exchange(false)) return;
+  const auto listed = service_.manager().status();
+  std::lock_guard lock(durations_mu_);
+  std::erase_if(recent_us_, [&](const auto& entry) {
+    return std::none_of(listed.begin(), listed.end(), [&](const auto& row) { return row.name == entry.first; });
+  });
 }
 
 // One request from arrival to answer; shared by the asynchronous infer path.
@@ -195,6 +226,7 @@ void KServeHttpRoutes::handle(HttpRequest&& request, HttpRespond respond) {
   const bool inline_here = runs_inline(request, parts);
   auto call = std::make_shared<Call>(Call{std::move(request), std::move(parts), std::move(respond), inline_here});
   auto serve = [this, call] {
+    if (auto refused = refuse_unknown_encoding(call->request)) return finish(*call, std::move(*refused));
     if (!infer_model(call->request, call->parts).empty()) return infer(call);
     finish(*call, route(call->request, call->parts));
   };
@@ -207,7 +239,8 @@ void KServeHttpRoutes::handle(HttpRequest&& request, HttpRespond respond) {
 
 void KServeHttpRoutes::finish(Call& call, HttpResponse response) {
   compress_for(call.request, response);
-  record_duration(call.parts, std::chrono::steady_clock::now() - call.start);
+  if (response.result() == http::status::ok && !infer_model(call.request, call.parts).empty())
+    record_duration(call.parts, std::chrono::steady_clock::now() - call.start);
   call.respond(std::move(response));
 }
 
@@ -323,6 +356,8 @@ void KServeHttpRoutes::infer(std::shared_ptr<Call> call) {
     return fail(NotFound("no such endpoint: " + std::string(request.target())));
   }
   const std::string& model = parts[2];
+  // The name first: a request for a model that cannot exist is not decoded.
+  if (Status name = validate_model_name(model); !name.ok()) return fail(name);
   auto version = parse_model_version(version_text);
   if (!version.ok()) return fail(version.status());
   auto body = take_request_body(call->request, max_body_bytes_);

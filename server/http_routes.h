@@ -8,6 +8,7 @@
 // Thread-safety: handle() is thread-safe.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -43,12 +44,16 @@ class KServeHttpRoutes {
   // recent requests were quick.
   bool runs_inline(const HttpRequest& request, const std::vector<std::string>& parts);
   void record_duration(const std::vector<std::string>& parts, std::chrono::nanoseconds took);
+  void prune_durations();
 
   InferenceService& service_;
   std::size_t max_body_bytes_;
   std::chrono::microseconds inline_below_;
   std::mutex durations_mu_;
-  std::map<std::string, double, std::less<>> recent_us_;  // model -> moving average; guarded by durations_mu_
+  // Model -> moving average of its successful infers, for listed models
+  // only (record_duration); guarded by durations_mu_.
+  std::map<std::string, double, std::less<>> recent_us_;
+  std::atomic<bool> prune_due_{false};  // a model was added to recent_us_
   boost::asio::thread_pool workers_;
 };
 

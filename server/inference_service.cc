@@ -12,9 +12,11 @@
 
 #include "core/build_info.h"
 #include "core/class_scores.h"
+#include "core/quote.h"
 #include "runtime/model_config.h"
 #include "runtime/model_override.h"
 #include "runtime/model_repository.h"
+#include "runtime/request_validation.h"
 
 namespace polaris {
 
@@ -40,57 +42,6 @@ template <typename ConfigTensor>
 TensorMetadataView tensor_view(const ConfigTensor& t, int max_batch_size) {
   return {t.name(), std::string(to_string(from_config_data_type(t.data_type()))),
           metadata_shape(t.dims(), max_batch_size)};
-}
-
-Status check_input(const inference::ModelInput& expected, const Tensor& tensor, int max_batch_size,
-                   const std::string& model) {
-  const DataType want = from_config_data_type(expected.data_type());
-  if (want != DataType::kInvalid && tensor.dtype() != want)
-    return InvalidArgument(fmt::format("input '{}' of model '{}' has datatype {}, the model expects {}",
-                                       expected.name(), model, to_string(tensor.dtype()), to_string(want)));
-  const auto& shape = tensor.shape().dims();
-  const std::size_t batch_dims = max_batch_size > 0 ? 1 : 0;
-  bool ok = shape.size() == expected.dims_size() + batch_dims;
-  if (ok && batch_dims == 1) ok = shape[0] >= 1 && shape[0] <= max_batch_size;
-  for (int i = 0; ok && i < expected.dims_size(); ++i)
-    ok = expected.dims(i) < 0 || expected.dims(i) == shape[batch_dims + i];
-  if (!ok) {
-    const std::string want_shape = Shape(metadata_shape(expected.dims(), max_batch_size)).to_string();
-    return InvalidArgument(fmt::format(
-        "input '{}' of model '{}' has shape {}, the model expects {}{}", expected.name(), model,
-        tensor.shape().to_string(), want_shape,
-        max_batch_size > 0 ? fmt::format(" with a batch of 1 to {}", max_batch_size) : std::string()));
-  }
-  return Status::Ok();
-}
-
-Status check_request(const InferRequest& request, const inference::ModelConfig& config) {
-  const std::string& model = request.model_name;
-  for (std::size_t i = 0; i < request.inputs.size(); ++i)
-    for (std::size_t j = i + 1; j < request.inputs.size(); ++j)
-      if (request.inputs[i].name == request.inputs[j].name)
-        return InvalidArgument(fmt::format("input '{}' is given twice", request.inputs[i].name));
-  if (config.input_size() > 0) {
-    for (const NamedTensor& in : request.inputs) {
-      const auto it = std::find_if(config.input().begin(), config.input().end(),
-                                   [&](const auto& i) { return i.name() == in.name; });
-      if (it == config.input().end())
-        return InvalidArgument(fmt::format("model '{}' has no input named '{}'", model, in.name));
-      POLARIS_RETURN_IF_ERROR(check_input(*it, in.tensor, config.max_batch_size(), model));
-    }
-    for (const auto& expected : config.input()) {
-      const bool given = std::any_of(request.inputs.begin(), request.inputs.end(),
-                                     [&](const NamedTensor& t) { return t.name == expected.name(); });
-      if (!given && !expected.optional())
-        return InvalidArgument(fmt::format("input '{}' of model '{}' is missing", expected.name(), model));
-    }
-  }
-  if (config.output_size() > 0)
-    for (const RequestedOutput& out : request.outputs)
-      if (std::none_of(config.output().begin(), config.output().end(),
-                       [&](const auto& o) { return o.name() == out.name; }))
-        return InvalidArgument(fmt::format("model '{}' has no output named '{}'", model, out.name));
-  return Status::Ok();
 }
 
 // Labels of an output's label_filename, read once per file.
@@ -123,12 +74,12 @@ Result<Tensor> classify(const Tensor& scores, uint32_t k, bool batched, const st
   POLARIS_ASSIGN_OR_RETURN(int64_t count, scores.shape().element_count());
   const int64_t rows = batched && scores.shape().rank() > 0 ? scores.shape()[0] : 1;
   if (rows <= 0 || count % rows != 0 || count / rows < 2)
-    return InvalidArgument("output '" + output + "' cannot be classified: it holds no class scores");
+    return InvalidArgument("output " + in_quotes(output) + " cannot be classified: it holds no class scores");
   POLARIS_ASSIGN_OR_RETURN(Tensor view, Tensor::borrow(scores.dtype(), Shape{rows, count / rows},
                                                        const_cast<void*>(scores.data()), scores.byte_size()));
   const auto top = top_k(view, static_cast<int>(std::min<uint32_t>(k, 1u << 20)), labels);
   if (top.empty())
-    return InvalidArgument("output '" + output + "' cannot be classified: only FP16, FP32 and FP64 scores can");
+    return InvalidArgument("output " + in_quotes(output) + " cannot be classified: only FP16, FP32 and FP64 scores can");
   std::vector<std::string> strings;
   strings.reserve(top.size());
   for (const ClassScore& s : top)
@@ -145,7 +96,7 @@ Result<int64_t> parse_model_version(std::string_view text) {
   int64_t version = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), version);
   if (ec != std::errc() || end != text.data() + text.size() || version < 1)
-    return InvalidArgument("model version '" + std::string(text) + "' is not a positive integer");
+    return InvalidArgument("model version " + in_quotes(text) + " is not a positive integer");
   return version;
 }
 
@@ -187,7 +138,7 @@ Result<bool> InferenceService::model_ready(std::string_view name, int64_t versio
       if (version > 0 && row.version == version) ready = true;
     }
   }
-  if (!known) return NotFound("unknown model '" + std::string(name) + "'");
+  if (!known) return NotFound("unknown model " + in_quotes(name));
   return version > 0 ? ready : latest_ready > 0;
 }
 
@@ -197,7 +148,7 @@ Result<std::vector<ModelManager::VersionStatistics>> InferenceService::statistic
   if (version > 0) {
     std::erase_if(all, [&](const auto& s) { return s.version != version; });
     if (all.empty())
-      return NotFound(fmt::format("model '{}' has no version {}", name, version));
+      return NotFound(fmt::format("model {} has no version {}", in_quotes(name), version));
   }
   return all;
 }
@@ -216,12 +167,12 @@ Result<std::optional<LoadOverride>> load_override(std::string_view name, const s
       config_text = &p;
     } else if (p.key.starts_with(kOverrideFilePrefix)) {
       if (p.kind != LoadParameter::Kind::kBytes)
-        return InvalidArgument("load parameter '" + p.key +
-                               "' must hold the file's bytes (HTTP: a base64 string; gRPC: bytes_param)");
+        return InvalidArgument("load parameter " + in_quotes(p.key) +
+                               " must hold the file's bytes (HTTP: a base64 string; gRPC: bytes_param)");
       files.emplace_back(p.key, p.value);
     } else {
-      return InvalidArgument("unknown load parameter '" + p.key +
-                             "': Polaris knows 'config' and 'file:<version>/<file name>'");
+      return InvalidArgument("unknown load parameter " + in_quotes(p.key) +
+                             ": Polaris knows 'config' and 'file:<version>/<file name>'");
     }
   }
   if (config_text == nullptr && files.empty()) return std::optional<LoadOverride>();
@@ -234,8 +185,8 @@ Result<std::optional<LoadOverride>> load_override(std::string_view name, const s
   LoadOverride override;
   POLARIS_ASSIGN_OR_RETURN(override.config, parse_model_config_json(config_text->value, "load parameter 'config'"));
   if (!override.config.name().empty() && override.config.name() != name)
-    return InvalidArgument("load parameter 'config' names the model '" + override.config.name() + "', not '" +
-                           std::string(name) + "'");
+    return InvalidArgument("load parameter 'config' names the model " + in_quotes(override.config.name()) + ", not " +
+                           in_quotes(name));
   if (!files.empty()) {
     POLARIS_ASSIGN_OR_RETURN(override.files, OverrideFiles::write(name, files));
   }
@@ -247,7 +198,15 @@ Result<std::optional<LoadOverride>> load_override(std::string_view name, const s
 Status InferenceService::load_model(std::string_view name, const std::vector<LoadParameter>& parameters) {
   POLARIS_ASSIGN_OR_RETURN(std::optional<LoadOverride> override, load_override(name, parameters));
   if (!override) return manager_.load(name);
-  return manager_.load(name, std::move(*override));
+  const std::shared_ptr<const OverrideFiles> files = override->files;
+  Status loaded = manager_.load(name, std::move(*override));
+  if (loaded.ok() || files == nullptr) return loaded;
+  // Engines name the file they failed on: the client sees it as the request
+  // named it ("1/model.onnx"), not where the server keeps it.
+  std::string message = loaded.message();
+  for (const std::string& prefix : {files->model_dir() + "/", files->model_dir(), files->root()})
+    for (std::size_t at; (at = message.find(prefix)) != std::string::npos;) message.replace(at, prefix.size(), "");
+  return Status(loaded.code(), std::move(message));
 }
 
 std::vector<ModelVersionStatus> InferenceService::repository_index(bool ready_only) {
@@ -264,14 +223,14 @@ Result<uint64_t> unsigned_parameter(const Parameters& parameters, const std::str
   if (it == parameters.end()) return uint64_t{0};
   if (const auto* u = std::get_if<uint64_t>(&it->second)) return *u;
   if (const auto* i = std::get_if<int64_t>(&it->second); i != nullptr && *i >= 0) return static_cast<uint64_t>(*i);
-  return InvalidArgument("request parameter '" + key + "' must be a non-negative integer");
+  return InvalidArgument("request parameter " + in_quotes(key) + " must be a non-negative integer");
 }
 
 Result<bool> bool_parameter(const Parameters& parameters, const std::string& key) {
   auto it = parameters.find(key);
   if (it == parameters.end()) return false;
   if (const auto* b = std::get_if<bool>(&it->second)) return *b;
-  return InvalidArgument("request parameter '" + key + "' must be a boolean");
+  return InvalidArgument("request parameter " + in_quotes(key) + " must be a boolean");
 }
 
 }  // namespace
@@ -337,14 +296,14 @@ void InferenceService::infer_async(InferRequest request, InferDone done) {
   auto handle = manager_.acquire(request.model_name, request.model_version);
   if (!handle.ok()) return done(handle.status());
   const auto start = std::chrono::steady_clock::now();
-  Status valid = check_request(request, handle->config());
+  std::vector<std::string> names;
+  for (const RequestedOutput& out : request.outputs) names.push_back(out.name);
+  Status valid = validate_request(request.model_name, request.inputs, names, handle->config());
   Result<RequestOptions> options = valid.ok() ? request_options(request.parameters) : valid;
   if (!options.ok()) {
     handle->statistics().record_failure(std::chrono::steady_clock::now() - start);
     return done(options.status());
   }
-  std::vector<std::string> names;
-  for (const RequestedOutput& out : request.outputs) names.push_back(out.name);
   auto call = std::make_shared<InferCall>(InferCall{std::move(*handle), std::move(request), std::move(done)});
   InferJob job{call->request.inputs, std::move(names), std::move(*options),
                [call](Result<NamedTensors> outputs) {

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "core/quote.h"
+
 namespace polaris {
 
 Result<Tensor> tensor_from_wire(DataType dtype, const Shape& shape, const char* data, std::size_t size,
@@ -13,14 +15,14 @@ Result<Tensor> tensor_from_wire(DataType dtype, const Shape& shape, const char* 
   if (dtype == DataType::kBool)
     for (std::size_t i = 0; i < size; ++i)
       if (static_cast<unsigned char>(data[i]) > 1)
-        return InvalidArgument(fmt::format("input '{}' holds a BOOL byte that is neither 0 nor 1 (byte {} is {}, not "
+        return InvalidArgument(fmt::format("input {} holds a BOOL byte that is neither 0 nor 1 (byte {} is {}, not "
                                            "0 or 1)",
-                                           input, i, static_cast<unsigned char>(data[i])));
+                                           in_quotes(input), i, static_cast<unsigned char>(data[i])));
   const std::size_t alignment = std::max<std::size_t>(element_size(dtype), 1);
   Result<Tensor> tensor = reinterpret_cast<std::uintptr_t>(data) % alignment == 0
                               ? Tensor::borrow(dtype, shape, const_cast<char*>(data), size, keepalive)
                               : Tensor::copy_of(dtype, shape, data, size);
-  if (!tensor.ok()) return InvalidArgument("input '" + input + "': " + tensor.status().message());
+  if (!tensor.ok()) return InvalidArgument("input " + in_quotes(input) + ": " + tensor.status().message());
   return tensor;
 }
 

@@ -51,6 +51,16 @@ def run(*args, env=None, check=True):
 
 # ---------------------------------------------------------------- a running server
 
+def wait_until(condition, timeout=60, describe=lambda: "the condition"):
+    """Polls `condition` until it holds; fails after `timeout` seconds saying what was awaited.
+    The timeout only bounds a broken run: a passing run waits for the event itself."""
+    import time
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s: {describe()}")
+        time.sleep(0.01)
+
 def free_port():
     import socket
     with socket.socket() as s:
@@ -116,6 +126,23 @@ class ServerProcess:
                 time.sleep(0.2)
         self.proc.kill()
         raise AssertionError(f"polaris serve never became ready:\n{self.output()}")
+
+    def metric(self, name, model, version="1"):
+        """The value of a per-model Prometheus metric (0 when the model has no such line yet)."""
+        import urllib.request
+        with urllib.request.urlopen(f"http://{self.metrics_url}/metrics", timeout=10) as r:
+            text = r.read().decode()
+        prefix = f'{name}{{model="{model}",version="{version}"}} '
+        for line in text.splitlines():
+            if line.startswith(prefix):
+                return float(line[len(prefix):])
+        return 0.0
+
+    def wait_for_metric(self, name, model, value, timeout=60):
+        """Waits until a per-model metric reads `value` (an event in the server, not a guess
+        about how long something takes)."""
+        wait_until(lambda: self.metric(name, model) == value, timeout,
+                   lambda: f"{name} of {model} stayed {self.metric(name, model)}, not {value}")
 
     def output(self):
         self.log.flush()

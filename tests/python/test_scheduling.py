@@ -11,7 +11,8 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-from conftest import ServerProcess
+from conftest import ServerProcess, wait_until
+from gate import Gate
 
 SIMPLE_TENSORS = "".join(f'{kind} {{ name: "{name}" data_type: TYPE_INT32 dims: [16] }}\n'
                          for kind, name in [("input", "INPUT0"), ("input", "INPUT1"),
@@ -30,6 +31,8 @@ def model_dir(repo, name, source, filename, config):
     (repo / name / "config.pbtxt").write_text(config)
 
 
+GATE_IO = ('input { name: "x" data_type: TYPE_FP32 dims: [1] }\n'
+           'output { name: "output__0" data_type: TYPE_FP32 dims: [1] }\n')
 RESNET_IO = ('input { name: "input" data_type: TYPE_FP32 dims: [3, 224, 224] }\n'
              'output { name: "output" data_type: TYPE_FP32 dims: [1000] }\n')
 
@@ -77,8 +80,6 @@ def server(polaris_bin, models, tmp_path_factory):
     simple_model(repo, "preferred", "dynamic_batching { preferred_batch_size: [4] "
                                     "max_queue_delay_microseconds: 3000000 }\n", models)
     simple_model(repo, "window", "dynamic_batching { max_queue_delay_microseconds: 400000 }\n", models)
-    simple_model(repo, "bounded", "dynamic_batching { max_queue_delay_microseconds: 600000 "
-                                  "default_queue_policy { max_queue_size: 2 } }\n", models)
     simple_model(repo, "expiring", "dynamic_batching { max_queue_delay_microseconds: 1000000 "
                                    "default_queue_policy { default_timeout_microseconds: 100000 } }\n", models)
     simple_model(repo, "overridable", "dynamic_batching { max_queue_delay_microseconds: 500000 "
@@ -89,12 +90,15 @@ def server(polaris_bin, models, tmp_path_factory):
     model_dir(repo, "adaptive", models / "vision" / "mobilenetv2.onnx", "model.onnx",
               "max_batch_size: 8\n" + RESNET_IO +
               'parameters { key: "polaris.latency_target_ms" value { string_value: "2000" } }\n')
-    resnet = models / "vision" / "resnet50.onnx"
-    model_dir(repo, "prioritized", resnet, "model.onnx", "max_batch_size: 1\n" + RESNET_IO +
-              "dynamic_batching { priority_levels: 2 default_priority_level: 2 }\n")
-    model_dir(repo, "one_instance", resnet, "model.onnx", "max_batch_size: 1\n" + RESNET_IO)
-    model_dir(repo, "two_instances", resnet, "model.onnx", "max_batch_size: 1\n" + RESNET_IO +
-              "instance_group { count: 2 kind: KIND_CPU }\n")
+    # Gated models (gate.py) hold their instances busy until the test lets them go.
+    gates = {}
+    for name, config in [("prioritized", "dynamic_batching { priority_levels: 2 default_priority_level: 2 }\n"),
+                         ("bounded", "dynamic_batching { default_queue_policy { max_queue_size: 2 } }\n"),
+                         ("one_instance", ""),
+                         ("two_instances", "instance_group { count: 2 kind: KIND_CPU }\n")]:
+        gates[name] = Gate(root / "gates" / name)
+        gates[name].write_model(repo / name / "1" / "model.pt")
+        (repo / name / "config.pbtxt").write_text("max_batch_size: 1\n" + GATE_IO + config)
     simple_model(repo, "gpu_and_cpu", "instance_group [ { count: 1 kind: KIND_GPU }, { count: 1 kind: KIND_CPU } ]\n",
                  models)
     model_dir(repo, "lif", models / "stateful" / "lif.pt", "model.pt", LIF_CONFIG)
@@ -102,7 +106,10 @@ def server(polaris_bin, models, tmp_path_factory):
     model_dir(repo, "gru_batch", models / "stateful" / "gru_batch.onnx", "model.onnx", GRU_CONFIG)
     model_dir(repo, "silero_stream", models / "silero_vad" / "silero_vad_stream.onnx", "model.onnx", SILERO_CONFIG)
     srv = ServerProcess(polaris_bin, repo, "--execution-threads", "2")
+    srv.gates = gates
     yield srv
+    for gate in gates.values():
+        gate.open_to(255)  # nothing a failed test left waiting holds up the shutdown
     assert srv.stop() == 0, srv.output()
 
 
@@ -150,6 +157,39 @@ def test_batched_responses_are_each_requests_own_rows(server):
     assert st["execution_count"] < 48
 
 
+def test_inputs_that_disagree_on_the_batch_dim_are_refused_and_never_mix_with_others(server):
+    """A request whose INPUT0 has 2 rows and INPUT1 1 row (ORT would broadcast it) gets 400 with
+    Triton's words, over HTTP and gRPC, and honest requests batched in the same windows get
+    exactly their own answers, bit for bit."""
+    def send(i):
+        lib = httpclient if i % 2 else grpcclient
+        client = lib.InferenceServerClient(server.http_url if i % 2 else server.grpc_url)
+        rng = np.random.default_rng(100 + i)
+        honest = i % 4 < 2
+        rows_a, rows_b = (1 + i % 3,) * 2 if honest else (2, 1)
+        a = rng.integers(-1000, 1000, size=(rows_a, 16), dtype=np.int32)
+        b = rng.integers(-1000, 1000, size=(rows_b, 16), dtype=np.int32)
+        ins = [lib.InferInput("INPUT0", list(a.shape), "INT32"), lib.InferInput("INPUT1", list(b.shape), "INT32")]
+        ins[0].set_data_from_numpy(a)
+        ins[1].set_data_from_numpy(b)
+        try:
+            result = client.infer("batched", ins)
+        except InferenceServerException as e:
+            return honest, a, b, None, e
+        return honest, a, b, result, None
+
+    answers = concurrently(48, send)
+    for honest, a, b, result, error in answers:
+        if honest:
+            assert error is None, str(error)
+            assert result.as_numpy("OUTPUT0").tobytes() == (a + b).tobytes()
+            assert result.as_numpy("OUTPUT1").tobytes() == (a - b).tobytes()
+        else:
+            assert result is None, "a request with mismatched batch dims was answered"
+            assert "batch size does not match other inputs" in error.message(), error.message()
+            assert str(error.status()) in ("400", "StatusCode.INVALID_ARGUMENT"), error.status()
+
+
 def test_preferred_batch_size_is_formed_without_waiting_the_window(server):
     client = httpclient.InferenceServerClient(server.http_url)
     start = time.monotonic()
@@ -169,18 +209,35 @@ def test_delay_window_gathers_requests(server):
     assert took >= 0.35, f"the three requests should have waited the 400 ms window ({took:.2f} s)"
 
 
+def gated_infer(server, model, ticket, priority=0):
+    """One request to a gated model: it finishes once the model's gate is open to `ticket`."""
+    client = httpclient.InferenceServerClient(server.http_url, network_timeout=300)
+    ins = [httpclient.InferInput("x", [1, 1], "FP32")]
+    ins[0].set_data_from_numpy(np.array([[ticket]], np.float32))
+    return client.infer(model, ins, priority=priority).as_numpy("output__0")
+
+
 def test_max_queue_size_rejects_with_503(server):
-    pool = cf.ThreadPoolExecutor(max_workers=2)
-    waiting = [pool.submit(lambda i=i: httpclient.InferenceServerClient(server.http_url).infer(
-        "bounded", simple_inputs(1, i)[0])) for i in range(2)]
-    time.sleep(0.2)  # both are queued in the 600 ms window
-    with pytest.raises(InferenceServerException) as refused:
-        httpclient.InferenceServerClient(server.http_url).infer("bounded", simple_inputs(1, 9)[0])
-    assert refused.value.status() == "503" or "503" in str(refused.value)
-    assert "Exceeds maximum queue size" in refused.value.message()
-    for f in waiting:
-        f.result(timeout=10)  # the queued ones are still served
-    pool.shutdown()
+    """max_queue_size 2: with the instance held busy and two requests queued, a third gets 503
+    at once; the queued ones are still served."""
+    gate = server.gates["bounded"]
+    gate.open_to(0)
+    pool = cf.ThreadPoolExecutor(max_workers=3)
+    try:
+        running = pool.submit(gated_infer, server, "bounded", 1)
+        server.wait_for_metric("polaris_instances_busy", "bounded", 1)
+        waiting = [pool.submit(gated_infer, server, "bounded", 1) for _ in range(2)]
+        server.wait_for_metric("polaris_scheduler_queued", "bounded", 2)
+        with pytest.raises(InferenceServerException) as refused:
+            gated_infer(server, "bounded", 1)
+        assert refused.value.status() == "503" or "503" in str(refused.value)
+        assert "Exceeds maximum queue size" in refused.value.message()
+        gate.open_to(1)
+        for f in [running] + waiting:
+            assert f.result(timeout=60)[0, 0] == 1
+    finally:
+        gate.open_to(255)
+        pool.shutdown()
 
 
 def test_queue_timeout_rejects_with_the_documented_error(server):
@@ -217,54 +274,59 @@ def test_delay_action_serves_timed_out_requests_later(server):
 
 
 def test_priority_level_1_is_served_first(server):
-    """With the only instance busy, a priority-1 request sent after a priority-2 one runs first."""
-    image = np.random.default_rng(0).random((1, 3, 224, 224), dtype=np.float32)
-
-    def request(priority):
-        client = httpclient.InferenceServerClient(server.http_url)
-        ins = [httpclient.InferInput("input", [1, 3, 224, 224], "FP32")]
-        ins[0].set_data_from_numpy(image, binary_data=True)
-        client.infer("prioritized", ins, priority=priority)
-        return time.monotonic()
-
-    request(0)  # loads and warms the model
+    """With the only instance held busy, a priority-2 request and then a priority-1 one queue;
+    when the instance frees up the priority-1 one runs first. The gate proves the order: it lets
+    the first request (ticket 1) and the priority-1 one (ticket 2) finish, not the priority-2 one
+    (ticket 3), so had the priority-2 one taken the instance, nothing more could finish."""
+    gate = server.gates["prioritized"]
+    gate.open_to(0)
     pool = cf.ThreadPoolExecutor(max_workers=3)
-    first = pool.submit(request, 0)
-    time.sleep(0.03)
-    low = pool.submit(request, 2)
-    time.sleep(0.03)
-    high = pool.submit(request, 1)
-    first.result(), low.result(), high.result()
-    pool.shutdown()
-    assert high.result() < low.result(), "the priority-1 request finished after the priority-2 one"
+    try:
+        first = pool.submit(gated_infer, server, "prioritized", 1)
+        server.wait_for_metric("polaris_instances_busy", "prioritized", 1)
+        low = pool.submit(gated_infer, server, "prioritized", 3, 2)
+        server.wait_for_metric("polaris_scheduler_queued", "prioritized", 1)
+        high = pool.submit(gated_infer, server, "prioritized", 2, 1)
+        server.wait_for_metric("polaris_scheduler_queued", "prioritized", 2)
+        gate.open_to(2)
+        assert first.result(timeout=60)[0, 0] == 1
+        try:
+            assert high.result(timeout=60)[0, 0] == 2
+        except cf.TimeoutError:
+            raise AssertionError("the priority-2 request took the instance before the priority-1 one") from None
+        assert not low.done()
+        gate.open_to(3)
+        assert low.result(timeout=60)[0, 0] == 3
+    finally:
+        gate.open_to(255)
+        pool.shutdown()
     with pytest.raises(InferenceServerException) as bad:
-        request(3)
+        gated_infer(server, "prioritized", 0, priority=3)
     assert "priority 3 is outside" in bad.value.message()
 
 
 def test_two_instances_run_requests_in_parallel(server):
-    """instance_group count 2: two concurrent requests find a free instance each, so neither
-    queues behind the other; with one instance the second waits about one execution."""
-    image = np.zeros((1, 3, 224, 224), np.float32)
-
-    def request(model):
-        ins = [httpclient.InferInput("input", [1, 3, 224, 224], "FP32")]
-        ins[0].set_data_from_numpy(image, binary_data=True)
-        httpclient.InferenceServerClient(server.http_url).infer(model, ins)
-
-    client = httpclient.InferenceServerClient(server.http_url)
-    queue_ms = {}
-    for model in ("one_instance", "two_instances"):
-        request(model)  # load
-        before = stats(client, model)["inference_stats"]
-        for _ in range(3):
-            concurrently(2, lambda i: request(model))
-        after = stats(client, model)["inference_stats"]
-        queue_ms[model] = (after["queue"]["ns"] - before["queue"]["ns"]) / 1e6 / 6
-        infer_ms = (after["compute_infer"]["ns"] - before["compute_infer"]["ns"]) / 1e6 / 6
-    assert queue_ms["one_instance"] > 0.1 * infer_ms, (queue_ms, infer_ms)
-    assert queue_ms["two_instances"] < 0.5 * queue_ms["one_instance"], queue_ms
-    config = client.get_model_config("two_instances")
+    """instance_group count 2: two concurrent requests find a free instance each and run side by
+    side; with one instance the second waits in the queue until the first is done."""
+    pool = cf.ThreadPoolExecutor(max_workers=2)
+    try:
+        for model, busy, queued in (("one_instance", 1, 1), ("two_instances", 2, 0)):
+            gate = server.gates[model]
+            gate.open_to(0)
+            running = [pool.submit(gated_infer, server, model, 1) for _ in range(2)]
+            server.wait_for_metric("polaris_instances_busy", model, busy)
+            wait_until(lambda: server.metric("polaris_scheduler_queued", model) +
+                       server.metric("polaris_instances_busy", model) == 2, 60, lambda: f"{model}: both requests")
+            assert server.metric("polaris_instances_busy", model) == busy
+            assert server.metric("polaris_scheduler_queued", model) == queued
+            gate.open_to(1)
+            for f in running:
+                assert f.result(timeout=60)[0, 0] == 1
+    finally:
+        for gate in server.gates.values():
+            gate.open_to(255)
+        pool.shutdown()
+    config = httpclient.InferenceServerClient(server.http_url).get_model_config("two_instances")
     assert config["instance_group"][0]["count"] == 2
 
 

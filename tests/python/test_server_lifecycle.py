@@ -12,7 +12,7 @@ import urllib.request
 import numpy as np
 import pytest
 
-from conftest import BUILD, ServerProcess, free_port
+from conftest import BUILD, ServerProcess, free_port, wait_until
 
 PERF_ANALYZER = BUILD / "perf-analyzer-venv" / "bin" / "perf_analyzer_polaris"
 
@@ -24,52 +24,53 @@ def _resnet_repository(tmp_path, models):
     return repo
 
 
-def test_sigterm_answers_every_accepted_request_then_exits_0(polaris_bin, models, tmp_path):
-    server = ServerProcess(polaris_bin, _resnet_repository(tmp_path, models), "--model-control-mode", "none")
-    x = np.random.default_rng(0).random((1, 3, 224, 224), dtype=np.float32)
-    header = json.dumps({"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 3, 224, 224],
-                                     "parameters": {"binary_data_size": x.nbytes}}],
-                         "outputs": [{"name": "output", "parameters": {"binary_data": True}}]}).encode()
-    body = header + x.tobytes()
-    records, lock, stop = [], threading.Lock(), threading.Event()
+def test_sigterm_answers_every_accepted_request_then_exits_0(polaris_bin, tmp_path):
+    """SIGTERM with requests running and queued (held by a gate, over HTTP and gRPC): new
+    requests are refused (HTTP 503, gRPC UNAVAILABLE) while every accepted one is answered in
+    full once the gate opens, and the process exits 0."""
+    import concurrent.futures as cf
+    import tritonclient.grpc as grpcclient
+    import tritonclient.http as httpclient
+    from tritonclient.utils import InferenceServerException
+    from gate import Gate
 
-    def client():
-        while not stop.is_set():
-            started = time.monotonic()
-            req = urllib.request.Request(f"http://{server.http_url}/v2/models/resnet50/infer", data=body,
-                                         headers={"Inference-Header-Content-Length": str(len(header)),
-                                                  "Connection": "close"}, method="POST")
-            try:
-                with urllib.request.urlopen(req, timeout=60) as r:
-                    n = int(r.headers["Inference-Header-Content-Length"])
-                    answer = r.read()
-                    outcome = ("ok", len(answer) - n == 1000 * 4)
-            except (urllib.error.URLError, ConnectionError, OSError) as e:
-                outcome = ("failed", str(e))
-            with lock:
-                records.append((started, time.monotonic(), outcome))
+    repo = tmp_path / "repo"
+    gate = Gate(tmp_path / "gate")
+    gate.write_model(repo / "held" / "1" / "model.pt")
+    (repo / "held" / "config.pbtxt").write_text(
+        'max_batch_size: 1\ninput { name: "x" data_type: TYPE_FP32 dims: [1] }\n'
+        'output { name: "output__0" data_type: TYPE_FP32 dims: [1] }\n')
+    server = ServerProcess(polaris_bin, repo, "--model-control-mode", "none")
 
-    threads = [threading.Thread(target=client) for _ in range(4)]
-    for t in threads:
-        t.start()
-    time.sleep(2.0)  # requests in flight all the time (ResNet50: ~100 ms each)
-    signalled = time.monotonic()
-    server.proc.send_signal(signal.SIGTERM)
-    code = server.proc.wait(timeout=60)
-    stop.set()
-    for t in threads:
-        t.join()
-    assert code == 0, server.output()
-    # Requests sent well before the signal were received: each gets its
-    # complete answer. Later ones may be answered, get 503, or be refused
-    # once the listener closes; none is cut off half-way with a 200.
-    accepted = [r for r in records if r[0] < signalled - 0.5]
-    assert len(accepted) >= 4
-    for started, ended, outcome in accepted:
-        assert outcome == ("ok", True), (started - signalled, outcome)
-    assert all(o[1] is True for _, _, o in records if o[0] == "ok"), "a 200 with a truncated body"
-    assert any(ended > signalled for _, ended, o in records if o[0] == "ok"), "no request was in flight at SIGTERM"
-    assert "finishing requests in progress" in server.output()
+    def over(lib, url, value):
+        client = lib.InferenceServerClient(url, **({"network_timeout": 300} if lib is httpclient else {}))
+        ins = [lib.InferInput("x", [1, 1], "FP32")]
+        ins[0].set_data_from_numpy(np.array([[value]], np.float32))
+        return client.infer("held", ins).as_numpy("output__0")
+
+    pool = cf.ThreadPoolExecutor(max_workers=6)
+    try:
+        accepted = [pool.submit(over, httpclient, server.http_url, 1 + i / 8) for i in range(4)]
+        accepted += [pool.submit(over, grpcclient, server.grpc_url, 1 + i / 8) for i in range(4, 6)]
+        server.wait_for_metric("polaris_instances_busy", "held", 1)
+        server.wait_for_metric("polaris_scheduler_queued", "held", 5)
+        server.proc.send_signal(signal.SIGTERM)
+        wait_until(lambda: "finishing requests in progress" in server.output(), 60, lambda: "no shutdown log line")
+        with pytest.raises(InferenceServerException) as refused:
+            over(httpclient, server.http_url, 0)
+        assert "503" in str(refused.value.status()) or "shutting down" in refused.value.message(), refused.value
+        with pytest.raises(InferenceServerException) as refused_grpc:
+            over(grpcclient, server.grpc_url, 0)
+        assert "UNAVAILABLE" in str(refused_grpc.value.status()), refused_grpc.value
+        assert server.proc.poll() is None, "the server exited with requests still held"
+        gate.open_to(255)
+        for i, answer in enumerate(accepted):
+            assert answer.result(timeout=60)[0, 0] == np.float32(1 + i / 8)
+        assert server.proc.wait(timeout=60) == 0, server.output()
+    finally:
+        gate.open_to(255)
+        pool.shutdown()
+        server.stop()
 
 
 def test_a_busy_port_is_a_clear_start_up_error(polaris_bin, models, tmp_path):
