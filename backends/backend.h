@@ -14,6 +14,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -28,7 +30,7 @@
 namespace polaris {
 
 // Bumped whenever this header changes in a way modules must be rebuilt for.
-inline constexpr int kBackendAbiVersion = 1;
+inline constexpr int kBackendAbiVersion = 2;
 
 // Graph optimisation, as the seed numbered it (0 disable, 1 basic, 2 all),
 // plus ONNX Runtime's `extended` between basic and all.
@@ -49,7 +51,18 @@ struct EngineThreads {
 struct BackendConfig {
   EngineThreads threads;
   std::string cache_dir;  // optimized-model cache etc.; empty: no cache
+  // How a module reports trouble that no call returns (a background cache
+  // write that failed): the host's log. Null: standard error.
+  std::function<void(const std::string& message)> warn;
 };
+
+// `config.warn`, or standard error without it.
+inline void warn_host(const BackendConfig& config, const std::string& message) {
+  if (config.warn)
+    config.warn(message);
+  else
+    std::fprintf(stderr, "warning: %s\n", message.c_str());
+}
 
 // How to load one model.
 struct LoadOptions {

@@ -130,8 +130,8 @@ void bench_load(Ort::Env& env, BackendRegistry& cached, BackendRegistry& uncache
 int run(int argc, char** argv) {
   Options options = parse_options(argc, argv, "Polaris ONNX Runtime backend vs raw Ort::Session");
   const std::string cache_dir = (fs::path(options.work_dir) / "cache").string();
-  BackendRegistry cached(BackendConfig{bench_threads(), cache_dir});
-  BackendRegistry uncached(BackendConfig{bench_threads(), ""});
+  BackendRegistry cached(BackendConfig{bench_threads(), cache_dir, nullptr});
+  BackendRegistry uncached(BackendConfig{bench_threads(), "", nullptr});
   Backend* backend = check(cached.get(kEngine), "Polaris onnxruntime module");
   Ort::Env env = make_raw_env();  // after Polaris's: the same OrtEnv (see the top of this file)
   emit({{"kind", "info"},

@@ -92,7 +92,7 @@ void bench_load(BackendRegistry& registry, const std::string& model, const std::
 
 int run(int argc, char** argv) {
   Options options = parse_options(argc, argv, "Polaris libtorch backend vs raw torch::jit");
-  BackendRegistry registry(BackendConfig{bench_threads(), ""});
+  BackendRegistry registry(BackendConfig{bench_threads(), "", nullptr});
   Backend* backend = check(registry.get(kEngine), "Polaris torch module");  // sets the thread budget first
   at::set_num_threads(bench_threads().intra_op);
   emit({{"kind", "info"},

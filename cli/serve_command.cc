@@ -16,6 +16,7 @@
 #include "core/build_info.h"
 #include "core/byte_size.h"
 #include "runtime/model_manager.h"
+#include "server/access_control.h"
 #include "server/grpc_server.h"
 #include "server/http_routes.h"
 #include "server/http_server.h"
@@ -53,7 +54,27 @@ struct ServeArgs {
   std::string cache_dir;
   std::string log_level = "info";
   int shutdown_timeout_s = 30;
+  // Access control and transport (docs/security.md).
+  std::string admin_token, admin_token_file, infer_token, infer_token_file;
+  bool allow_repository_changes = false;
+  std::string tls_cert, tls_key, tls_client_ca;
 };
+
+// A token from its flag or its file flag (not both).
+Result<std::string> token_from(const std::string& value, const std::string& file, const char* flag) {
+  if (!value.empty() && !file.empty())
+    return InvalidArgument(fmt::format("give --{0} or --{0}-file, not both", flag));
+  if (!file.empty()) return read_token_file(file);
+  return value;
+}
+
+Result<AccessPolicy> access_policy(const ServeArgs& a) {
+  AccessOptions o;
+  POLARIS_ASSIGN_OR_RETURN(o.admin_token, token_from(a.admin_token, a.admin_token_file, "admin-token"));
+  POLARIS_ASSIGN_OR_RETURN(o.inference_token, token_from(a.infer_token, a.infer_token_file, "infer-token"));
+  o.allow_repository_changes = a.allow_repository_changes;
+  return AccessPolicy::create(o);
+}
 
 Result<ManagerOptions> manager_options(const ServeArgs& a) {
   ManagerOptions o;
@@ -87,8 +108,8 @@ Result<ManagerOptions> manager_options(const ServeArgs& a) {
   return o;
 }
 
-void print_summary(const ServeArgs& a, ModelManager& manager, const HttpServer* http, const GrpcServer* grpc,
-                   const HttpServer* metrics) {
+void print_summary(const ServeArgs& a, ModelManager& manager, const AccessPolicy& access, const HttpServer* http,
+                   const GrpcServer* grpc, const HttpServer* metrics) {
   const auto rows = manager.index();
   std::cout << fmt::format("polaris {} serving {} ({} model versions listed, control mode {})\n",
                            build_info::kPolarisVersion, a.repository, rows.size(), a.control_mode);
@@ -103,8 +124,16 @@ void print_summary(const ServeArgs& a, ModelManager& manager, const HttpServer* 
   if (http) std::cout << fmt::format("  HTTP    {}:{}  (KServe v2 REST)\n", a.address, http->port());
   if (grpc) std::cout << fmt::format("  gRPC    {}:{}  (inference.GRPCInferenceService)\n", a.address, grpc->port());
   if (metrics) std::cout << fmt::format("  metrics {}:{}/metrics  (Prometheus)\n", a.address, metrics->port());
+  std::cout << fmt::format("  access: inference {}, repository changes {}{}\n",
+                           access.inference_protected() ? "needs the inference or admin token" : "open",
+                           !access.repository_changes_enabled() ? "off"
+                           : a.allow_repository_changes && a.admin_token.empty() && a.admin_token_file.empty()
+                               ? "open to anyone"
+                               : "need the admin token",
+                           a.tls_cert.empty() ? "" : ", TLS on HTTP and gRPC");
   if (http)
-    std::cout << fmt::format("try: curl -s localhost:{}/v2/health/ready -w '%{{http_code}}\\n'\n", http->port());
+    std::cout << fmt::format("try: curl -s {}://localhost:{}/v2/health/ready -w '%{{http_code}}\\n'\n",
+                             a.tls_cert.empty() ? "http" : "https", http->port());
   std::cout << std::flush;
 }
 
@@ -122,6 +151,14 @@ int run_serve(const ServeArgs& a) {
     std::cerr << "error: --max-request-size: " << max_body.status().message() << "\n";
     return 2;
   }
+  auto access = access_policy(a);
+  if (!access.ok()) {
+    std::cerr << "error: " << access.status().message() << "\n";
+    return 2;
+  }
+  if (a.control_mode == "explicit" && !access->repository_changes_enabled())
+    spdlog::warn("explicit mode with repository changes off (no --admin-token, no --allow-repository-changes): "
+                 "only the --load-model models will ever load");
   // Signals go to this thread only (sigwait below): every thread started
   // from here on inherits the mask.
   sigset_t signals;
@@ -135,6 +172,7 @@ int run_serve(const ServeArgs& a) {
   backends.threads.inter_op = a.inter_op_threads;
   backends.threads.allow_spinning = a.engine_spinning;
   backends.cache_dir = a.cache_dir;
+  backends.warn = [](const std::string& message) { spdlog::warn("{}", message); };
   auto registry = std::make_unique<BackendRegistry>(backends);
   auto manager = ModelManager::create(std::move(*options), *registry);
   if (!manager.ok()) {
@@ -144,7 +182,7 @@ int run_serve(const ServeArgs& a) {
   InferenceService service(**manager);
   const int workers = a.workers > 0 ? a.workers : 2;  // decode and encode only: inference runs on the execution pool
   auto routes = std::make_unique<KServeHttpRoutes>(service, workers, *max_body,
-                                                   std::chrono::microseconds(a.inline_below_us));
+                                                   std::chrono::microseconds(a.inline_below_us), *access);
   MetricsRenderer metrics_renderer(**manager);
 
   std::unique_ptr<HttpServer> http, metrics;
@@ -161,9 +199,13 @@ int run_serve(const ServeArgs& a) {
     h.max_body_bytes = *max_body;
     h.request_timeout = std::chrono::seconds(a.request_timeout_s);
     h.max_concurrent_requests = a.max_concurrent_requests;
-    http = std::make_unique<HttpServer>(h, [r = routes.get()](HttpRequest&& req, HttpRespond respond) {
-      r->handle(std::move(req), std::move(respond));
-    });
+    h.tls_cert_file = a.tls_cert;
+    h.tls_key_file = a.tls_key;
+    h.tls_client_ca_file = a.tls_client_ca;
+    http = std::make_unique<HttpServer>(
+        h, [r = routes.get()](HttpRequest&& req, HttpRespond respond, const std::string& peer) {
+          r->handle(std::move(req), std::move(respond), peer);
+        });
     if (Status s = http->start(); !s.ok()) return fail(s);
   }
   if (a.allow_grpc) {
@@ -171,6 +213,10 @@ int run_serve(const ServeArgs& a) {
     g.address = a.address;
     g.port = a.grpc_port;
     g.max_message_bytes = *max_body;
+    g.access = *access;
+    g.tls_cert_file = a.tls_cert;
+    g.tls_key_file = a.tls_key;
+    g.tls_client_ca_file = a.tls_client_ca;
     grpc = std::make_unique<GrpcServer>(service, g);
     if (Status s = grpc->start(); !s.ok()) return fail(s);
   }
@@ -181,7 +227,8 @@ int run_serve(const ServeArgs& a) {
     m.io_threads = 1;
     m.thread_name = "polaris-metrics";
     m.max_body_bytes = 1 << 20;
-    metrics = std::make_unique<HttpServer>(m, [&metrics_renderer](HttpRequest&& req, HttpRespond respond) {
+    metrics = std::make_unique<HttpServer>(m, [&metrics_renderer](HttpRequest&& req, HttpRespond respond,
+                                                                  const std::string&) {
       const std::string target(req.target().substr(0, req.target().find('?')));
       if (target != "/metrics") return respond(make_error(req, NotFound("metrics are at /metrics")));
       respond(make_response(req, boost::beast::http::status::ok, metrics_renderer.render(),
@@ -189,7 +236,7 @@ int run_serve(const ServeArgs& a) {
     });
     if (Status s = metrics->start(); !s.ok()) return fail(s);
   }
-  print_summary(a, **manager, http.get(), grpc.get(), metrics.get());
+  print_summary(a, **manager, *access, http.get(), grpc.get(), metrics.get());
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
@@ -232,10 +279,18 @@ int run_serve(const ServeArgs& a) {
 void add_serve_command(CLI::App& app, int& exit_code) {
   auto a = std::make_shared<ServeArgs>();
   CLI::App* cmd = app.add_subcommand("serve", "Serve a model repository over KServe v2 (HTTP, gRPC) with metrics");
-  auto opt = [&](const std::string& name, auto& value, const std::string& help) {
+  // --http-port reads POLARIS_HTTP_PORT too.
+  auto env_of = [](const std::string& name) {
     std::string env = "POLARIS_" + name.substr(2);
     std::transform(env.begin(), env.end(), env.begin(), [](char c) { return c == '-' ? '_' : std::toupper(c); });
-    return cmd->add_option(name, value, help)->envname(env);
+    return env;
+  };
+  auto opt = [&](const std::string& name, auto& value, const std::string& help) {
+    return cmd->add_option(name, value, help)->envname(env_of(name));
+  };
+  // Switches: `--no-warmup` alone (CLI11 options want a value; these did).
+  auto flag = [&](const std::string& name, bool& value, const std::string& help) {
+    return cmd->add_flag(name, value, help)->envname(env_of(name));
   };
   opt("--model-repository", a->repository, "The model repository folder (Triton layout)")->required();
   opt("--address", a->address, "Bind address of all three listeners");
@@ -253,8 +308,8 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   opt("--max-models", a->max_models, "At most this many model versions resident (0: no limit)");
   opt("--keep-alive", a->keep_alive, "Unload models idle this long (0: never; 30s, 5m, 1h)");
   opt("--pin", a->pinned, "A model never evicted (repeat)");
-  opt("--no-autoload", a->no_autoload, "Answer 503 for evicted models instead of reloading them");
-  opt("--no-warmup", a->no_warmup, "Skip warm-up requests before models report ready");
+  flag("--no-autoload", a->no_autoload, "Answer 503 for evicted models instead of reloading them");
+  flag("--no-warmup", a->no_warmup, "Skip warm-up requests before models report ready");
   opt("--inter-op-threads", a->inter_op_threads, "Engine inter-op threads shared by all models");
   opt("--engine-spinning", a->engine_spinning,
       "Let engine threads spin while waiting for work (lower latency, burns cores other models need; off by default)");
@@ -277,6 +332,16 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   opt("--log-level", a->log_level, "debug, info, warning or error")
       ->check(CLI::IsMember({"debug", "info", "warning", "error"}));
   opt("--shutdown-timeout", a->shutdown_timeout_s, "Seconds to finish requests in progress at SIGINT/SIGTERM");
+  opt("--admin-token", a->admin_token,
+      "Bearer token that repository changes (load, unload) need; turns them on (docs/security.md)");
+  opt("--admin-token-file", a->admin_token_file, "A file holding the admin token (keeps it out of the process list)");
+  opt("--infer-token", a->infer_token, "Bearer token that inference and metadata need (health stays open)");
+  opt("--infer-token-file", a->infer_token_file, "A file holding the inference token");
+  opt("--allow-repository-changes", a->allow_repository_changes,
+      "Let anyone load and unload models when no admin token is set (true/false; default false)");
+  opt("--tls-cert", a->tls_cert, "PEM certificate chain: HTTP and gRPC speak TLS (with --tls-key)");
+  opt("--tls-key", a->tls_key, "PEM private key of --tls-cert");
+  opt("--tls-client-ca", a->tls_client_ca, "PEM CA: clients must present a certificate it signed (mutual TLS)");
   cmd->callback([a, &exit_code] { exit_code = run_serve(*a); });
 }
 

@@ -15,6 +15,8 @@ std::string_view to_string(StatusCode code) {
     case StatusCode::kDeadlineExceeded: return "DEADLINE_EXCEEDED";
     case StatusCode::kCancelled: return "CANCELLED";
     case StatusCode::kInternal: return "INTERNAL";
+    case StatusCode::kUnauthenticated: return "UNAUTHENTICATED";
+    case StatusCode::kPermissionDenied: return "PERMISSION_DENIED";
     case StatusCode::kUnknown: return "UNKNOWN";
   }
   return "UNKNOWN";
@@ -48,6 +50,8 @@ int http_status(StatusCode code) {
     case StatusCode::kResourceExhausted: return 503;
     case StatusCode::kUnimplemented: return 501;
     case StatusCode::kInternal: return 500;
+    case StatusCode::kUnauthenticated: return 401;
+    case StatusCode::kPermissionDenied: return 403;
     default: return 400;
   }
 }
@@ -67,6 +71,8 @@ int grpc_status_code(StatusCode code) {
     case StatusCode::kUnimplemented: return 12;
     case StatusCode::kInternal: return 13;
     case StatusCode::kUnavailable: return 14;
+    case StatusCode::kUnauthenticated: return 16;
+    case StatusCode::kPermissionDenied: return 7;
   }
   return 2;
 }

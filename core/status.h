@@ -26,7 +26,9 @@ enum class StatusCode {
   kDeadlineExceeded,    // request timed out in the queue: 400 (Triton's choice)
   kCancelled,           // 400
   kInternal,            // a bug or an engine failure: 500
-  kUnknown,             // 400
+  kUnauthenticated,     // no or malformed credentials: 401
+  kPermissionDenied,    // credentials that do not allow this: 403
+  kUnknown,             // 400 (last: the tests count the codes up to it)
 };
 
 std::string_view to_string(StatusCode code);
@@ -55,7 +57,8 @@ class [[nodiscard]] Status {
 };
 
 // Protocol mapping, in one place (kserve-v2-protocol.md: internal 500,
-// not found 404, unavailable 503, unsupported 501, everything else 400).
+// not found 404, unavailable 503, unsupported 501, no credentials 401,
+// refused credentials 403, everything else 400).
 int http_status(StatusCode code);
 // grpc::StatusCode numbering (stable across gRPC versions).
 int grpc_status_code(StatusCode code);
@@ -67,6 +70,8 @@ inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move
 inline Status Unimplemented(std::string m) { return {StatusCode::kUnimplemented, std::move(m)}; }
 inline Status ResourceExhausted(std::string m) { return {StatusCode::kResourceExhausted, std::move(m)}; }
 inline Status FailedPrecondition(std::string m) { return {StatusCode::kFailedPrecondition, std::move(m)}; }
+inline Status Unauthenticated(std::string m) { return {StatusCode::kUnauthenticated, std::move(m)}; }
+inline Status PermissionDenied(std::string m) { return {StatusCode::kPermissionDenied, std::move(m)}; }
 
 // A value or the Status saying why there is none (std::expected arrives in
 // C++23; g++ 12 in C++20 mode has none).

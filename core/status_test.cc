@@ -30,6 +30,8 @@ const std::vector<CodeFacts>& all_codes() {
       {StatusCode::kDeadlineExceeded, "DEADLINE_EXCEEDED", 400, 4},
       {StatusCode::kCancelled, "CANCELLED", 400, 1},
       {StatusCode::kInternal, "INTERNAL", 500, 13},
+      {StatusCode::kUnauthenticated, "UNAUTHENTICATED", 401, 16},
+      {StatusCode::kPermissionDenied, "PERMISSION_DENIED", 403, 7},
       {StatusCode::kUnknown, "UNKNOWN", 400, 2},
   };
   return kAll;

@@ -265,10 +265,26 @@ void BatchScheduler::execute(int instance, std::vector<Pending> batch, int more_
   phases.engine_done = SchedulerClock::now();
   const bool engine_ok = outputs.ok();
 
-  std::vector<int64_t> rows;
-  rows.reserve(batch.size());
-  for (const Pending& p : batch) rows.push_back(p.rows);
-  std::vector<Result<NamedTensors>> answers = split_outputs(std::move(outputs), rows);
+  std::vector<Result<NamedTensors>> answers;
+  if (!engine_ok && batch.size() > 1) {
+    // One request's values can fail a whole execution (an input the model
+    // refuses): each request then runs alone, so only the culprit fails and
+    // the others get their answers. Costs a second pass only on failure.
+    for (const Pending& p : batch) {
+      ExecutionPhases alone;
+      alone.start = alone.inputs_ready = SchedulerClock::now();
+      answers.push_back(instances_[static_cast<std::size_t>(instance)]->run(p.job.inputs, p.job.outputs));
+      alone.engine_done = alone.outputs_ready = SchedulerClock::now();
+      if (answers.back().ok())
+        record_execution(stats_, alone, policy_.max_batch_size > 0 ? static_cast<uint64_t>(p.rows) : 1, 1);
+    }
+    phases.engine_done = SchedulerClock::now();
+  } else {
+    std::vector<int64_t> rows;
+    rows.reserve(batch.size());
+    for (const Pending& p : batch) rows.push_back(p.rows);
+    answers = split_outputs(std::move(outputs), rows);
+  }
   phases.outputs_ready = SchedulerClock::now();
 
   if (engine_ok)

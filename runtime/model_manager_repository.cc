@@ -84,7 +84,9 @@ Status ModelManager::sync_repository(std::optional<std::string_view> only_model,
   } else {
     POLARIS_ASSIGN_OR_RETURN(scanned, scan_repository(options_.repository));
   }
-  std::vector<std::pair<std::string, int64_t>> to_load, to_reload, to_remove;
+  // to_retire: versions the version policy no longer picks (a newer one
+  // came) while the model stays; they go only once another version serves.
+  std::vector<std::pair<std::string, int64_t>> to_load, to_reload, to_remove, to_retire;
   {
     std::lock_guard lock(mu_);
     for (const RepositoryModel& m : scanned) {
@@ -116,7 +118,7 @@ Status ModelManager::sync_repository(std::optional<std::string_view> only_model,
       for (auto& [version, slot] : entry->versions) {
         const bool kept = std::any_of(m.versions.begin(), m.versions.end(),
                                       [v = version](const ModelVersionFile& f) { return f.version == v; });
-        if (!kept) to_remove.emplace_back(m.name, version);
+        if (!kept) (load_changes ? to_retire : to_remove).emplace_back(m.name, version);
       }
       for (const ModelVersionFile& file : m.versions) {
         auto [it, added] = entry->versions.try_emplace(file.version);
@@ -153,6 +155,33 @@ Status ModelManager::sync_repository(std::optional<std::string_view> only_model,
   // removed ones go.
   for (const auto& [name, version] : to_load) (void)load_version(name, version, false);
   for (const auto& [name, version] : to_reload) (void)load_version(name, version, true);
+  {
+    // A bad deploy (the new version fails to load) must not take the model
+    // down: a retired version that still serves stays until another one
+    // of its model is ready.
+    std::lock_guard lock(mu_);
+    auto retiring = [&](const std::string& name, int64_t version) {
+      return std::find(to_retire.begin(), to_retire.end(), std::make_pair(name, version)) != to_retire.end();
+    };
+    for (const auto& [name, version] : to_retire) {
+      Entry* entry = find_entry_locked(name);
+      Slot* slot = find_slot_locked(name, version);
+      if (entry == nullptr || slot == nullptr) continue;
+      const bool another_serves =
+          std::any_of(entry->versions.begin(), entry->versions.end(), [&, n = name, mine = version](const auto& v) {
+            return v.first != mine && v.second.state == ModelState::kReady && !retiring(n, v.first);
+          });
+      if (slot->state == ModelState::kReady && !another_serves) {
+        constexpr const char* kKept = "kept serving: no newer version of the model loaded";
+        if (slot->reason != kKept)  // once, not at every poll
+          spdlog::warn("model '{}' version {} keeps serving: the version meant to replace it is not ready", name,
+                       version);
+        slot->reason = kKept;
+        continue;
+      }
+      to_remove.emplace_back(name, version);
+    }
+  }
   for (const auto& [name, version] : to_remove) {
     if (version != 0) (void)unload_version(name, version, "removed from the repository", false);
     std::lock_guard lock(mu_);

@@ -9,6 +9,7 @@
 #include <climits>
 #include <cstring>
 #include <deque>
+#include <fstream>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -17,6 +18,8 @@
 #include <boost/asio/thread_pool.hpp>
 #include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/security/server_credentials.h>
+#include <spdlog/spdlog.h>
 
 #include "core/quote.h"
 #include "core/thread_name.h"
@@ -120,8 +123,20 @@ std::vector<LoadParameter> load_parameters(const inference::RepositoryModelLoadR
 // the hop costs nothing visible next to running inline on gRPC's threads.
 class KServeGrpcService final : public GRPCInferenceService::CallbackService {
  public:
-  KServeGrpcService(InferenceService& service, boost::asio::thread_pool& workers)
-      : service_(service), workers_(workers) {}
+  KServeGrpcService(InferenceService& service, boost::asio::thread_pool& workers, const AccessPolicy& access)
+      : service_(service), workers_(workers), access_(access) {}
+
+  // Ok when the call's `authorization` metadata allows `access`; refusals
+  // are logged with the peer, never with the token.
+  Status allowed(grpc::CallbackServerContext* context, Access access) const {
+    const auto& metadata = context->client_metadata();
+    const auto it = metadata.find("authorization");
+    const std::string_view value = it == metadata.end() ? std::string_view()
+                                                        : std::string_view(it->second.data(), it->second.size());
+    Status status = access_.check(access, value);
+    if (!status.ok()) spdlog::warn("refused a gRPC call from {}: {}", context->peer(), status.message());
+    return status;
+  }
 
   grpc::ServerUnaryReactor* ServerLive(grpc::CallbackServerContext* context, const inference::ServerLiveRequest*,
                                        inference::ServerLiveResponse* response) override {
@@ -138,6 +153,7 @@ class KServeGrpcService final : public GRPCInferenceService::CallbackService {
   grpc::ServerUnaryReactor* ModelReady(grpc::CallbackServerContext* context,
                                        const inference::ModelReadyRequest* request,
                                        inference::ModelReadyResponse* response) override {
+    if (Status refused = allowed(context, Access::kInference); !refused.ok()) return answer(context, refused);
     return on_workers(context, [this, request, response]() -> Status {
       POLARIS_ASSIGN_OR_RETURN(int64_t version, parse_model_version(request->version()));
       Result<bool> ready = service_.model_ready(request->name(), version);
@@ -151,6 +167,7 @@ class KServeGrpcService final : public GRPCInferenceService::CallbackService {
   grpc::ServerUnaryReactor* ServerMetadata(grpc::CallbackServerContext* context,
                                            const inference::ServerMetadataRequest*,
                                            inference::ServerMetadataResponse* response) override {
+    if (Status refused = allowed(context, Access::kInference); !refused.ok()) return answer(context, refused);
     const ServerMetadataView metadata = service_.server_metadata();
     response->set_name(metadata.name);
     response->set_version(metadata.version);
@@ -161,6 +178,7 @@ class KServeGrpcService final : public GRPCInferenceService::CallbackService {
   grpc::ServerUnaryReactor* ModelMetadata(grpc::CallbackServerContext* context,
                                           const inference::ModelMetadataRequest* request,
                                           inference::ModelMetadataResponse* response) override {
+    if (Status refused = allowed(context, Access::kInference); !refused.ok()) return answer(context, refused);
     return on_workers(context, [this, request, response]() -> Status {
       POLARIS_ASSIGN_OR_RETURN(int64_t version, parse_model_version(request->version()));
       POLARIS_ASSIGN_OR_RETURN(ModelMetadataView metadata, service_.model_metadata(request->name(), version));
@@ -176,6 +194,7 @@ class KServeGrpcService final : public GRPCInferenceService::CallbackService {
   grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* context,
                                        const inference::ModelInferRequest* request,
                                        inference::ModelInferResponse* response) override {
+    if (Status refused = allowed(context, Access::kInference); !refused.ok()) return answer(context, refused);
     // gRPC keeps *request and *response alive until Finish, which comes
     // after the answer: the decoded tensors may view into *request.
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
@@ -195,6 +214,7 @@ class KServeGrpcService final : public GRPCInferenceService::CallbackService {
   grpc::ServerUnaryReactor* ModelConfig(grpc::CallbackServerContext* context,
                                         const inference::ModelConfigRequest* request,
                                         inference::ModelConfigResponse* response) override {
+    if (Status refused = allowed(context, Access::kInference); !refused.ok()) return answer(context, refused);
     return on_workers(context, [this, request, response]() -> Status {
       POLARIS_ASSIGN_OR_RETURN(int64_t version, parse_model_version(request->version()));
       POLARIS_ASSIGN_OR_RETURN(*response->mutable_config(), service_.model_config(request->name(), version));
@@ -205,6 +225,7 @@ class KServeGrpcService final : public GRPCInferenceService::CallbackService {
   grpc::ServerUnaryReactor* ModelStatistics(grpc::CallbackServerContext* context,
                                             const inference::ModelStatisticsRequest* request,
                                             inference::ModelStatisticsResponse* response) override {
+    if (Status refused = allowed(context, Access::kInference); !refused.ok()) return answer(context, refused);
     // Counters only: cheap enough for gRPC's own threads.
     Status status = [&]() -> Status {
       POLARIS_ASSIGN_OR_RETURN(int64_t version, parse_model_version(request->version()));
@@ -218,6 +239,7 @@ class KServeGrpcService final : public GRPCInferenceService::CallbackService {
   grpc::ServerUnaryReactor* RepositoryIndex(grpc::CallbackServerContext* context,
                                             const inference::RepositoryIndexRequest* request,
                                             inference::RepositoryIndexResponse* response) override {
+    if (Status refused = allowed(context, Access::kInference); !refused.ok()) return answer(context, refused);
     // Polaris serves one repository: repository_name is not consulted.
     return on_workers(context, [this, request, response]() {
       for (const ModelVersionStatus& row : service_.repository_index(request->ready())) {
@@ -234,6 +256,7 @@ class KServeGrpcService final : public GRPCInferenceService::CallbackService {
   grpc::ServerUnaryReactor* RepositoryModelLoad(grpc::CallbackServerContext* context,
                                                 const inference::RepositoryModelLoadRequest* request,
                                                 inference::RepositoryModelLoadResponse*) override {
+    if (Status refused = allowed(context, Access::kRepository); !refused.ok()) return answer(context, refused);
     return on_workers(context, [this, request]() -> Status {
       return service_.load_model(request->model_name(), load_parameters(*request));
     });
@@ -242,6 +265,7 @@ class KServeGrpcService final : public GRPCInferenceService::CallbackService {
   grpc::ServerUnaryReactor* RepositoryModelUnload(grpc::CallbackServerContext* context,
                                                   const inference::RepositoryModelUnloadRequest* request,
                                                   inference::RepositoryModelUnloadResponse*) override {
+    if (Status refused = allowed(context, Access::kRepository); !refused.ok()) return answer(context, refused);
     // unload_dependents has nothing to act on: Polaris has no ensembles.
     return on_workers(context, [this, request]() { return service_.unload_model(request->model_name()); });
   }
@@ -277,6 +301,7 @@ class KServeGrpcService final : public GRPCInferenceService::CallbackService {
 
   InferenceService& service_;
   boost::asio::thread_pool& workers_;
+  const AccessPolicy& access_;
 };
 
 // ModelStreamInfer: every request gets one ModelStreamInferResponse, in
@@ -364,8 +389,17 @@ class StreamInferReactor final
   bool finished_ = false;                                   // guarded by mu_
 };
 
+// A stream refused before its first read (access control).
+class RefusedStreamReactor final
+    : public grpc::ServerBidiReactor<inference::ModelInferRequest, inference::ModelStreamInferResponse> {
+ public:
+  explicit RefusedStreamReactor(const Status& why) { Finish(to_grpc(why)); }
+  void OnDone() override { delete this; }
+};
+
 grpc::ServerBidiReactor<inference::ModelInferRequest, inference::ModelStreamInferResponse>*
-KServeGrpcService::ModelStreamInfer(grpc::CallbackServerContext*) {
+KServeGrpcService::ModelStreamInfer(grpc::CallbackServerContext* context) {
+  if (Status refused = allowed(context, Access::kInference); !refused.ok()) return new RefusedStreamReactor(refused);
   return new StreamInferReactor(*this);
 }
 
@@ -397,6 +431,33 @@ std::string bind_failure_reason(const std::string& address, int port) {
   return reason;
 }
 
+Result<std::string> read_pem(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof()) return InvalidArgument(fmt::format("cannot read the TLS {} {}", what, path));
+  if (text.find("-----BEGIN") == std::string::npos)
+    return InvalidArgument(fmt::format("the TLS {} {} is not a PEM file", what, path));
+  return text;
+}
+
+// Plain, or TLS from PEM files (with a client CA: clients must present a
+// certificate it signed).
+Result<std::shared_ptr<grpc::ServerCredentials>> server_credentials(const GrpcOptions& o) {
+  if (o.tls_cert_file.empty() && o.tls_key_file.empty()) return grpc::InsecureServerCredentials();
+  if (o.tls_cert_file.empty() || o.tls_key_file.empty())
+    return InvalidArgument("TLS needs both a certificate and a key file");
+  grpc::SslServerCredentialsOptions ssl;
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  POLARIS_ASSIGN_OR_RETURN(pair.cert_chain, read_pem(o.tls_cert_file, "certificate"));
+  POLARIS_ASSIGN_OR_RETURN(pair.private_key, read_pem(o.tls_key_file, "key"));
+  ssl.pem_key_cert_pairs.push_back(std::move(pair));
+  if (!o.tls_client_ca_file.empty()) {
+    POLARIS_ASSIGN_OR_RETURN(ssl.pem_root_certs, read_pem(o.tls_client_ca_file, "client CA"));
+    ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
 // Workers for inference and repository work: one per core (inference is
 // CPU-bound) and at least four, so a slow model load leaves room for others.
 // Decoding and submitting only: inference runs on the execution pool.
@@ -406,7 +467,7 @@ constexpr std::size_t kWorkers = 2;
 
 struct GrpcServer::Impl {
   Impl(InferenceService& inference, GrpcOptions opts)
-      : options(std::move(opts)), workers(kWorkers), service(inference, workers) {}
+      : options(std::move(opts)), workers(kWorkers), service(inference, workers, options.access) {}
 
   GrpcOptions options;
   boost::asio::thread_pool workers;  // outlives the server: in-flight RPCs finish on it
@@ -429,9 +490,10 @@ Status GrpcServer::start() {
   const std::string where = listen_address(options.address, options.port);
   const int max_message = static_cast<int>(std::min<std::size_t>(options.max_message_bytes, INT_MAX));
 
+  POLARIS_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials, server_credentials(options));
   grpc::ServerBuilder builder;
   int selected_port = 0;
-  builder.AddListeningPort(where, grpc::InsecureServerCredentials(), &selected_port);
+  builder.AddListeningPort(where, credentials, &selected_port);
   builder.RegisterService(&impl_->service);
   builder.SetMaxReceiveMessageSize(max_message);
   builder.SetMaxSendMessageSize(max_message);

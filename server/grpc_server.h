@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "server/access_control.h"
 #include "server/inference_service.h"
 
 namespace polaris {
@@ -17,6 +18,10 @@ struct GrpcOptions {
   std::string address = "0.0.0.0";
   int port = 8001;                              // 0: any free port (see port())
   std::size_t max_message_bytes = 256u << 20;  // requests and responses
+  AccessPolicy access;                          // who may do what (access_control.h)
+  // TLS when both are set (PEM files); with a client CA, clients must
+  // present a certificate it signed (mutual TLS).
+  std::string tls_cert_file, tls_key_file, tls_client_ca_file;
 };
 
 class GrpcServer {
@@ -24,7 +29,7 @@ class GrpcServer {
   GrpcServer(InferenceService& service, GrpcOptions options);
   ~GrpcServer();  // shuts down if still running
   // Binds and starts serving; Unavailable with the reason when the port
-  // cannot be bound.
+  // cannot be bound, InvalidArgument for unreadable TLS files.
   Status start();
   // Stops accepting RPCs, lets in-flight ones finish (up to `deadline`).
   void shutdown(std::chrono::milliseconds deadline);

@@ -7,6 +7,7 @@
 
 #include <boost/asio/post.hpp>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "core/base64.h"
 #include "core/quote.h"
@@ -158,8 +159,9 @@ json index_json(const std::vector<ModelVersionStatus>& rows) {
 }  // namespace
 
 KServeHttpRoutes::KServeHttpRoutes(InferenceService& service, int workers, std::size_t max_body_bytes,
-                                   std::chrono::microseconds inline_below)
+                                   std::chrono::microseconds inline_below, AccessPolicy access)
     : service_(service),
+      access_(std::move(access)),
       max_body_bytes_(max_body_bytes),
       inline_below_(inline_below),
       workers_(static_cast<std::size_t>(std::max(workers, 1))) {}
@@ -167,6 +169,23 @@ KServeHttpRoutes::KServeHttpRoutes(InferenceService& service, int workers, std::
 KServeHttpRoutes::~KServeHttpRoutes() { workers_.join(); }
 
 namespace {
+
+// What a request asks for, as access control sees it (access_control.h).
+Access access_for(const std::vector<std::string>& parts) {
+  if (parts.size() == 3 && parts[0] == "v2" && parts[1] == "health") return Access::kHealth;
+  if (parts.size() >= 2 && parts[0] == "v2" && parts[1] == "repository" &&
+      !(parts.size() == 3 && parts[2] == "index"))
+    return Access::kRepository;
+  return Access::kInference;
+}
+
+// 401 or 403, with the challenge RFC 6750 asks of a 401.
+HttpResponse refused(const HttpRequest& request, const Status& why) {
+  HttpResponse response = make_error(request, why);
+  if (why.code() == StatusCode::kUnauthenticated)
+    response.set(http::field::www_authenticate, "Bearer realm=\"polaris\"");
+  return response;
+}
 
 // "/v2/models/<m>[/versions/<v>]/infer" -> <m>; "" for anything else.
 std::string_view infer_model(const HttpRequest& request, const std::vector<std::string>& parts) {
@@ -221,8 +240,15 @@ struct KServeHttpRoutes::Call {
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
 };
 
-void KServeHttpRoutes::handle(HttpRequest&& request, HttpRespond respond) {
+void KServeHttpRoutes::handle(HttpRequest&& request, HttpRespond respond, const std::string& peer) {
   auto parts = split_path(request.target());
+  if (Status allowed = access_.check(access_for(parts), request[http::field::authorization]);
+      !allowed.ok()) {
+    // Who tried what, never the token they sent.
+    spdlog::warn("refused {} {} from {}: {}", std::string(request.method_string()),
+                 clip_message(std::string(request.target()), 200), peer, allowed.message());
+    return respond(refused(request, allowed));
+  }
   const bool inline_here = runs_inline(request, parts);
   auto call = std::make_shared<Call>(Call{std::move(request), std::move(parts), std::move(respond), inline_here});
   auto serve = [this, call] {

@@ -18,6 +18,7 @@
 
 #include <boost/asio/thread_pool.hpp>
 
+#include "server/access_control.h"
 #include "server/http_server.h"
 #include "server/inference_service.h"
 
@@ -25,12 +26,14 @@ namespace polaris {
 
 class KServeHttpRoutes {
  public:
-  // `workers`: threads that run inference and repository changes.
+  // `workers`: threads that run inference and repository changes;
+  // `access`: who may do what (access_control.h).
   KServeHttpRoutes(InferenceService& service, int workers, std::size_t max_body_bytes,
-                   std::chrono::microseconds inline_below = std::chrono::microseconds(1000));
+                   std::chrono::microseconds inline_below = std::chrono::microseconds(1000),
+                   AccessPolicy access = {});
   ~KServeHttpRoutes();  // waits for the work in progress
 
-  void handle(HttpRequest&& request, HttpRespond respond);
+  void handle(HttpRequest&& request, HttpRespond respond, const std::string& peer);
 
  private:
   HttpResponse route(const HttpRequest& request, const std::vector<std::string>& parts);
@@ -47,6 +50,7 @@ class KServeHttpRoutes {
   void prune_durations();
 
   InferenceService& service_;
+  const AccessPolicy access_;
   std::size_t max_body_bytes_;
   std::chrono::microseconds inline_below_;
   std::mutex durations_mu_;

@@ -1,176 +1,25 @@
 #include "server/http_server.h"
 
-#include <atomic>
-#include <condition_variable>
-#include <mutex>
-#include <optional>
-#include <thread>
-#include <vector>
-
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/dispatch.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/beast/core.hpp>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "core/quote.h"
 #include "core/thread_name.h"
+#include "server/http_session.h"
 
 namespace polaris {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
+namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
-
-struct HttpServer::Impl {
-  HttpOptions options;
-  HttpHandler handler;
-  net::io_context ioc;
-  // On a strand of its own: the accept loop re-arms from its completion
-  // handler on an I/O thread while shutdown closes it; unserialised, the two
-  // raced inside Asio's reactor and crashed the process at SIGTERM (seen
-  // about once in 20 shutdowns under load).
-  tcp::acceptor acceptor{net::make_strand(ioc)};
-  std::vector<std::thread> threads;
-  std::atomic<int> in_flight{0};
-  std::atomic<bool> draining{false};
-  std::mutex mu;
-  std::condition_variable idle;  // in_flight reached 0 while draining
-  int bound_port = 0;
-
-  Impl(HttpOptions o, HttpHandler h) : options(std::move(o)), handler(std::move(h)), ioc(options.io_threads) {}
-
-  void request_done() {
-    if (in_flight.fetch_sub(1) == 1 && draining) {
-      std::lock_guard lock(mu);
-      idle.notify_all();
-    }
-  }
-};
+using http_detail::PlainStream;
+using http_detail::Session;
+using http_detail::Socket;
+using http_detail::TlsStream;
 
 namespace {
-
-// A connection's strand and stream as concrete types: Beast's default
-// tcp_stream erases the executor (any_io_executor), whose work guards and
-// wrapped handlers cost heap allocations on every operation (malloc probes
-// on a keep-alive `add` request: 120 per request with it, 96 without) and
-// an indirect call on every dispatch.
-using Strand = net::strand<net::io_context::executor_type>;
-using Stream = beast::basic_stream<tcp, Strand>;
-using Socket = tcp::socket::rebind_executor<Strand>::other;
-
-// One connection: read a request, hand it to the handler, write the
-// response, repeat while keep-alive. Runs on its own strand.
-class Session : public std::enable_shared_from_this<Session> {
- public:
-  Session(Socket socket, std::weak_ptr<HttpServer::Impl> server)
-      : stream_(std::move(socket)), server_(std::move(server)) {}
-
-  void start() { read(); }
-
- private:
-  void read() {
-    auto server = server_.lock();
-    if (!server) return;
-    parser_.emplace();
-    parser_->body_limit(server->options.max_body_bytes);
-    parser_->header_limit(kHeaderLimit);
-    stream_.expires_after(server->options.request_timeout);
-    // Beast reads at most max(512, free capacity) bytes per call: with an
-    // empty buffer every read is 512 bytes, which took 7 ms (1200 reads,
-    // each an epoll round trip) to receive a 600 KB tensor. A small
-    // reserve fits a whole small request in one read; a large body gets
-    // 64 KiB reads (Beast's cap) and the buffer shrinks again afterwards.
-    if (buffer_.capacity() > kSmallReadBuffer) buffer_.shrink_to_fit();
-    buffer_.reserve(kSmallReadBuffer);
-    http::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      if (ec) return self->on_read(ec);
-      const auto length = self->parser_->content_length();
-      if (length && *length > kSmallReadBuffer) self->buffer_.reserve(kLargeReadBuffer);
-      http::async_read(self->stream_, self->buffer_, *self->parser_,
-                       [self](beast::error_code ec, std::size_t) { self->on_read(ec); });
-    });
-  }
-
-  void on_read(beast::error_code ec) {
-    auto server = server_.lock();
-    if (!server) return;
-    if (ec == http::error::end_of_stream) return close();
-    if (ec == http::error::body_limit) {
-      HttpRequest head;  // the parser holds only the header now
-      head.version(11);
-      return write(make_error(head, InvalidArgument("the request body is larger than the server's limit of " +
-                                                    std::to_string(server->options.max_body_bytes) + " bytes")),
-                   false, /*close_after=*/true, http::status::payload_too_large);
-    }
-    if (ec == http::error::header_limit) {
-      HttpRequest head;
-      head.version(11);
-      return write(make_error(head, InvalidArgument("the request's headers are larger than the server's limit of " +
-                                                    std::to_string(kHeaderLimit) + " bytes")),
-                   false, /*close_after=*/true, http::status::request_header_fields_too_large);
-    }
-    if (ec.category() == http::make_error_code(http::error::bad_target).category() && ec != http::error::partial_message) {
-      // Malformed HTTP (a bad request line, header or chunk): say so, as
-      // nginx does, then close, since the stream cannot be resynchronised.
-      HttpRequest head;
-      head.version(11);
-      return write(make_error(head, InvalidArgument("malformed HTTP request: " + ec.message())), false,
-                   /*close_after=*/true, http::status::bad_request);
-    }
-    if (ec) return;  // timeout, reset, a request cut off: drop the connection
-    HttpRequest request = parser_->release();
-    if (server->draining) return write(make_error(request, Unavailable("the server is shutting down")), false, true);
-    if (server->in_flight.fetch_add(1) >= server->options.max_concurrent_requests) {
-      server->in_flight.fetch_sub(1);
-      return write(make_error(request, Unavailable("too many concurrent requests; try again")), false,
-                   !request.keep_alive());
-    }
-    stream_.expires_never();  // the handler may take a while (inference)
-    const bool keep_alive = request.keep_alive();
-    server->handler(std::move(request), [self = shared_from_this(), keep_alive](HttpResponse response) {
-      auto executor = self->stream_.get_executor();
-      // dispatch: runs at once when the handler answered on this strand.
-      net::dispatch(executor, [self, keep_alive, response = std::move(response)]() mutable {
-        self->write(std::move(response), true, !keep_alive);
-      });
-    });
-  }
-
-  void write(HttpResponse response, bool counted, bool close_after,
-             std::optional<http::status> status = std::nullopt) {
-    auto server = server_.lock();
-    if (status) response.result(*status);
-    if (server && server->draining) close_after = true;
-    response.keep_alive(!close_after);
-    response.prepare_payload();
-    auto message = std::make_shared<HttpResponse>(std::move(response));
-    stream_.expires_after(std::chrono::seconds(60));
-    http::async_write(stream_, *message,
-                      [self = shared_from_this(), message, counted, close_after](beast::error_code ec, std::size_t) {
-                        if (counted)
-                          if (auto s = self->server_.lock()) s->request_done();
-                        if (ec || close_after) return self->close();
-                        self->read();
-                      });
-  }
-
-  void close() {
-    beast::error_code ignored;
-    stream_.socket().shutdown(Socket::shutdown_send, ignored);
-  }
-
-  static constexpr std::size_t kHeaderLimit = 64 * 1024;  // request line and headers
-  static constexpr std::size_t kSmallReadBuffer = 4 * 1024;
-  static constexpr std::size_t kLargeReadBuffer = 64 * 1024;
-
-  Stream stream_;
-  beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
-  std::weak_ptr<HttpServer::Impl> server_;
-};
 
 void accept(const std::shared_ptr<HttpServer::Impl>& server) {
   server->acceptor.async_accept(
@@ -180,7 +29,10 @@ void accept(const std::shared_ptr<HttpServer::Impl>& server) {
         if (!ec) {
           beast::error_code ignored;
           socket.set_option(tcp::no_delay(true), ignored);  // no 40 ms Nagle stalls on small responses
-          std::make_shared<Session>(std::move(socket), weak)->start();
+          if (s->tls)
+            std::make_shared<Session<TlsStream>>(std::move(socket), weak, &*s->tls)->start();
+          else
+            std::make_shared<Session<PlainStream>>(std::move(socket), weak, nullptr)->start();
         }
         accept(s);
       });
@@ -193,7 +45,36 @@ HttpServer::HttpServer(HttpOptions options, HttpHandler handler)
 
 HttpServer::~HttpServer() { shutdown(std::chrono::milliseconds(0)); }
 
+namespace {
+
+// The server's TLS context from PEM files: TLS 1.2 and later only; with a
+// client CA, clients must present a certificate it signed (mutual TLS).
+Result<ssl::context> tls_context(const HttpOptions& o) {
+  ssl::context ctx(ssl::context::tls_server);
+  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                  ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+  beast::error_code ec;
+  ctx.use_certificate_chain_file(o.tls_cert_file, ec);
+  if (ec) return InvalidArgument("cannot use the TLS certificate " + o.tls_cert_file + ": " + ec.message());
+  ctx.use_private_key_file(o.tls_key_file, ssl::context::pem, ec);
+  if (ec) return InvalidArgument("cannot use the TLS key " + o.tls_key_file + ": " + ec.message());
+  if (!o.tls_client_ca_file.empty()) {
+    ctx.load_verify_file(o.tls_client_ca_file, ec);
+    if (ec) return InvalidArgument("cannot use the client CA " + o.tls_client_ca_file + ": " + ec.message());
+    ctx.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+  }
+  return ctx;
+}
+
+}  // namespace
+
 Status HttpServer::start() {
+  if (!impl_->options.tls_cert_file.empty() || !impl_->options.tls_key_file.empty()) {
+    if (impl_->options.tls_cert_file.empty() || impl_->options.tls_key_file.empty())
+      return InvalidArgument("TLS needs both a certificate and a key file");
+    POLARIS_ASSIGN_OR_RETURN(ssl::context ctx, tls_context(impl_->options));
+    impl_->tls.emplace(std::move(ctx));
+  }
   beast::error_code ec;
   const auto address = net::ip::make_address(impl_->options.address, ec);
   if (ec) return InvalidArgument("bad bind address '" + impl_->options.address + "': " + ec.message());

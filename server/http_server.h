@@ -28,7 +28,8 @@ using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>
 using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
 // Sends the response (from any thread, exactly once).
 using HttpRespond = std::function<void(HttpResponse)>;
-using HttpHandler = std::function<void(HttpRequest&&, HttpRespond)>;
+// A request, how to answer it, and the client's "address:port" (for logs).
+using HttpHandler = std::function<void(HttpRequest&&, HttpRespond, const std::string& peer)>;
 
 struct HttpOptions {
   std::string address = "0.0.0.0";
@@ -38,6 +39,11 @@ struct HttpOptions {
   std::chrono::seconds request_timeout{60};  // to receive one whole request, and idle keep-alive time
   int max_concurrent_requests = 1024;  // beyond: 503 at once
   std::string thread_name = "polaris-http";  // of the I/O threads
+  // HTTPS when both are set (PEM files: the certificate chain and its
+  // private key); TLS 1.2 or later.
+  std::string tls_cert_file, tls_key_file;
+  // With it, clients must present a certificate this CA signed (mutual TLS).
+  std::string tls_client_ca_file;
 };
 
 class HttpServer {
@@ -45,7 +51,7 @@ class HttpServer {
   HttpServer(HttpOptions options, HttpHandler handler);
   ~HttpServer();
   // Binds and starts the I/O threads; Unavailable when the address cannot
-  // be bound (port in use).
+  // be bound (port in use), InvalidArgument for unusable TLS files.
   Status start();
   // Stops accepting, waits up to `deadline` for requests in progress to be
   // answered, then closes every connection.

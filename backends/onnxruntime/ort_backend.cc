@@ -47,7 +47,8 @@ class OrtBackend final : public Backend {
     available_ = Ort::GetAvailableProviders();
     if (!config_.cache_dir.empty())
       cache_ = std::make_unique<OptimizedModelCache>((fs::path(config_.cache_dir) / "ort-optimized").string(),
-                                                     engine_version());
+                                                     engine_version(),
+                                                     [this](const std::string& m) { warn_host(config_, m); });
   }
 
   std::string_view name() const override { return "onnxruntime"; }
@@ -168,7 +169,23 @@ class OrtBackend final : public Backend {
       }
 
       const uint64_t rss_before = process_rss_bytes();
-      auto session = std::make_unique<Ort::Session>(env_, model_path.c_str(), so);
+      std::unique_ptr<Ort::Session> session;
+      try {
+        session = std::make_unique<Ort::Session>(env_, model_path.c_str(), so);
+      } catch (const Ort::Exception& e) {
+        if (model_path == path) throw;
+        // A cache entry that does not load (damaged on disk): it goes, and
+        // the model loads from its own file, optimised as on a miss.
+        warn_host(config_, "the optimized-model cache entry " + model_path + " does not load (" + e.what() +
+                               "): removed; loading " + path + " itself");
+        cache_->remove(model_path);
+        so.SetGraphOptimizationLevel(to_ort_level(options.optimization_level));
+        metadata.extra_info["optimized_cache"] = "bad entry removed (written again in the background)";
+        metadata.extra_info.erase("content_sha256");
+        model_path = path;
+        write_entry = true;
+        session = std::make_unique<Ort::Session>(env_, model_path.c_str(), so);
+      }
       const uint64_t rss_after = process_rss_bytes();
       metadata.measured_memory_bytes = rss_after > rss_before ? rss_after - rss_before : 0;
       if (write_entry) {

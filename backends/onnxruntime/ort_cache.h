@@ -31,8 +31,10 @@ namespace polaris::ort {
 
 class OptimizedModelCache {
  public:
-  // `dir`: e.g. <cache_dir>/ort-optimized; `ort_version` goes into every key.
-  OptimizedModelCache(std::string dir, std::string ort_version);
+  // `dir`: e.g. <cache_dir>/ort-optimized; `ort_version` goes into every
+  // key; `warn` reports writes that failed (the host's log).
+  OptimizedModelCache(std::string dir, std::string ort_version,
+                      std::function<void(const std::string&)> warn = nullptr);
   ~OptimizedModelCache();  // waits for background writes
   OptimizedModelCache(const OptimizedModelCache&) = delete;
   OptimizedModelCache& operator=(const OptimizedModelCache&) = delete;
@@ -50,14 +52,19 @@ class OptimizedModelCache {
   void write_in_background(const std::string& model_path, const std::string& level, const std::string& provider,
                            std::function<void(const std::string& tmp_path)> save);
 
+  // Deletes an entry that turned out damaged (a lookup's optimized_path).
+  void remove(const std::string& entry_path);
+
   // Blocks until no background write is running (tests, shutdown).
   void wait_idle();
 
  private:
   std::string entry_name(const std::string& content_hash, const std::string& level, const std::string& provider) const;
+  void report(const std::string& message) const;
   std::string dir_;
   ContentHashIndex index_;  // <dir>/index
   std::string ort_version_;
+  std::function<void(const std::string&)> warn_;
   std::mutex mu_;
   std::set<std::string> in_flight_;    // guarded by mu_: model|level|provider
   std::vector<std::thread> workers_;   // guarded by mu_

@@ -2,6 +2,8 @@
 // the engine allows.
 #include "backends/torch/torch_model.h"
 
+#include <torch/csrc/jit/runtime/jit_exception.h>
+
 #include <cstdint>
 #include <cstring>
 
@@ -156,10 +158,14 @@ Result<NamedTensors> TorchModel::run(const NamedTensors& inputs, const std::vect
       try {
         torch::jit::GraphOptimizerEnabledGuard optimize(graph_optimize_);
         result = module_.get_method("forward")({}, kwargs);
+      } catch (const torch::jit::JITException& e) {
+        // The model's own code raised (TorchScript `raise`): the model
+        // failed, as Triton's PyTorch backend reports it (500).
+        return Internal("the model raised an error: " + engine_message(e));
       } catch (const std::exception& e) {
-        // The module loaded, so a failure in forward is nearly always the
-        // input's fault (shape or dtype the code does not accept); memory
-        // and device failures are the engine's.
+        // Otherwise a failure in forward is nearly always the input's fault
+        // (a shape or dtype the code does not accept, as an aten check
+        // says); memory and device failures are the engine's.
         const std::string message = engine_message(e);
         if (dynamic_cast<const c10::OutOfMemoryError*>(&e) || message.find("out of memory") != std::string::npos)
           return ResourceExhausted("the model ran out of memory: " + message);

@@ -99,7 +99,9 @@ def make_repository(root, models):
 class ServerProcess:
     """`polaris serve` on free ports; stop() sends SIGTERM and returns the exit code."""
 
-    def __init__(self, binary, repo, *extra, env=None):
+    def __init__(self, binary, repo, *extra, env=None, scheme="http", ca=None, client_cert=None):
+        """`scheme`, `ca` and `client_cert` ((cert, key)): how to reach a server started with TLS."""
+        import ssl
         import time
         import urllib.request
         self.repo = repo
@@ -114,12 +116,18 @@ class ServerProcess:
              "--metrics-port", str(self.metrics_port),
              *([] if "--threads" in map(str, extra) else ["--threads", "1"]), *map(str, extra)],
             stdout=self.log, stderr=subprocess.STDOUT, env=dict(os.environ, **(env or {})))
+        context = None
+        if scheme == "https":
+            context = ssl.create_default_context(cafile=str(ca))
+            if client_cert:
+                context.load_cert_chain(*map(str, client_cert))
         deadline = time.time() + 90
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"polaris serve exited {self.proc.returncode}:\n{self.output()}")
             try:
-                with urllib.request.urlopen(f"http://{self.http_url}/v2/health/ready", timeout=2) as r:
+                with urllib.request.urlopen(f"{scheme}://{self.http_url}/v2/health/ready", timeout=2,
+                                            context=context) as r:
                     if r.status == 200:
                         return
             except OSError:
@@ -127,12 +135,13 @@ class ServerProcess:
         self.proc.kill()
         raise AssertionError(f"polaris serve never became ready:\n{self.output()}")
 
-    def metric(self, name, model, version="1"):
-        """The value of a per-model Prometheus metric (0 when the model has no such line yet)."""
+    def metric(self, name, model=None, version="1"):
+        """The value of a Prometheus metric, per model or (model None) server-wide; 0 when there is
+        no such line yet."""
         import urllib.request
         with urllib.request.urlopen(f"http://{self.metrics_url}/metrics", timeout=10) as r:
             text = r.read().decode()
-        prefix = f'{name}{{model="{model}",version="{version}"}} '
+        prefix = f'{name}{{model="{model}",version="{version}"}} ' if model is not None else f"{name} "
         for line in text.splitlines():
             if line.startswith(prefix):
                 return float(line[len(prefix):])
@@ -165,7 +174,7 @@ class ServerProcess:
 def polaris_server(polaris_bin, models, tmp_path_factory):
     """One server for the whole session (lazy mode, every generated model)."""
     repo = make_repository(tmp_path_factory.mktemp("server"), models)
-    server = ServerProcess(polaris_bin, repo)
+    server = ServerProcess(polaris_bin, repo, "--allow-repository-changes", "true")
     yield server
     code = server.stop()
     assert code == 0, f"polaris serve exited {code} on SIGTERM:\n{server.output()}"

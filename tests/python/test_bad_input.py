@@ -44,7 +44,7 @@ def server(polaris_bin, models, tmp_path_factory):
             f'{kind} {{ name: "{name}" data_type: TYPE_INT32 dims: [16] }}\n'
             for kind, name in [("input", "INPUT0"), ("input", "INPUT1"), ("output", "OUTPUT0"), ("output", "OUTPUT1")])
         + "dynamic_batching { max_queue_delay_microseconds: 1000 priority_levels: 2 default_priority_level: 1 }\n")
-    srv = ServerProcess(polaris_bin, repo, "--max-request-size", str(8 << 20))
+    srv = ServerProcess(polaris_bin, repo, "--max-request-size", str(8 << 20), "--allow-repository-changes", "true")
     with grpc.insecure_channel(srv.grpc_url) as channel:
         srv.stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
         yield srv

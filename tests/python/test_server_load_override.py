@@ -39,7 +39,8 @@ def _repository(root, models):
 def _start(polaris_bin, models, root, *extra):
     tmp = root / "tmp"
     tmp.mkdir()
-    server = ServerProcess(polaris_bin, _repository(root, models), *extra, env={"TMPDIR": str(tmp)})
+    server = ServerProcess(polaris_bin, _repository(root, models), "--allow-repository-changes", "true", *extra,
+                           env={"TMPDIR": str(tmp)})
     server.tmp = tmp
     return server
 
