@@ -6,6 +6,10 @@
 
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+# `make fuzz`: seconds per fuzz target, and how many run at once.
+FUZZ_SECONDS ?= 600
+FUZZ_JOBS ?= 2
 JOBS ?= $(shell nproc)
 # ccache keyed on paths relative to the checkout, so a fresh clone elsewhere
 # (CI) reuses earlier compilations.
@@ -16,12 +20,12 @@ CMAKE_COMMON = -G Ninja -C $(BUILD)/deps.cmake -DCMAKE_CXX_COMPILER_LAUNCHER=cca
                -DPOLARIS_MODELS_DIR=$(CURDIR)/$(BUILD)/models \
                -DPOLARIS_WITH_ONNXRUNTIME=ON -DPOLARIS_WITH_TORCH=ON -DPOLARIS_WITH_OPENCV=ON
 
-.PHONY: run test bootstrap build build-asan unit-test asan-test python-test clean
+.PHONY: run test bootstrap build build-asan fuzz-build fuzz unit-test asan-test python-test clean
 
 run: build
 	scripts/run-default
 
-test: bootstrap build build-asan
+test: bootstrap build build-asan fuzz-build
 	scripts/run-tests
 
 bootstrap:
@@ -37,6 +41,20 @@ build-asan: bootstrap
 	cmake -S . -B $(ASAN_BUILD) $(CMAKE_COMMON) -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang \
 	  -DPOLARIS_SANITIZE=ON -DPOLARIS_BUILD_BENCH=OFF
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+# libFuzzer targets (fuzz/, docs/fuzzing.md) under ASan+UBSan, in their own
+# build: only the fuzz targets and the ONNX Runtime module they load.
+fuzz-build: bootstrap
+	cmake -S . -B $(FUZZ_BUILD) $(CMAKE_COMMON) -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang \
+	  -DPOLARIS_SANITIZE=ON -DPOLARIS_BUILD_BENCH=OFF -DPOLARIS_BUILD_TESTS=OFF -DPOLARIS_BUILD_FUZZERS=ON
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target polaris_fuzzers
+
+# Every fuzz target for FUZZ_SECONDS, FUZZ_JOBS at a time, each on a scratch
+# copy of its seeds (fuzz/corpus/<target> -> $(FUZZ_BUILD)/fuzz-run/corpus/,
+# kept between runs); fails when any target finds a crash (its input:
+# $(FUZZ_BUILD)/fuzz-run/artifacts/<target>/).
+fuzz: fuzz-build
+	fuzz/run --build $(FUZZ_BUILD) --seconds $(FUZZ_SECONDS) --jobs $(FUZZ_JOBS)
 
 clean:
 	rm -rf $(BUILD)/CMakeFiles $(BUILD)/bin $(BUILD)/lib $(ASAN_BUILD)

@@ -104,7 +104,8 @@ Result<NamedTensors> slice_outputs(const NamedTensors& outputs, int64_t total_ro
       sliced.push_back({out.name, std::move(copy)});
       continue;
     }
-    const std::size_t row_bytes = t.byte_size() / static_cast<std::size_t>(total_rows);
+    // A batch of zero rows (every request sent a batch dim of 0) has empty slices.
+    const std::size_t row_bytes = total_rows > 0 ? t.byte_size() / static_cast<std::size_t>(total_rows) : 0;
     auto whole = std::make_shared<Tensor>(t);  // keeps the batch output alive while any slice lives
     auto* data = const_cast<std::byte*>(t.bytes().data()) + row_bytes * static_cast<std::size_t>(first);
     POLARIS_ASSIGN_OR_RETURN(Tensor view, Tensor::borrow(t.dtype(), shape, data,

@@ -3,15 +3,19 @@
 #include <charconv>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <system_error>
 #include <vector>
 
+#include <fmt/format.h>
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 #include <google/protobuf/util/json_util.h>
 #include <nlohmann/json.hpp>
+
+#include "core/utf8.h"
 
 namespace polaris {
 namespace {
@@ -40,6 +44,34 @@ class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
   int column_ = 0;
   std::string message_;
 };
+
+// The path of the first string field of `message` that is not UTF-8
+// ("input[0].name"), or nothing. Text format takes any bytes ("\377"),
+// but proto3 strings must be UTF-8: protobuf's JSON and binary writers drop
+// or refuse the rest, so the model-config endpoint would report names that
+// are not the model's (found by fuzz_model_config).
+std::optional<std::string> first_non_utf8_field(const google::protobuf::Message& message) {
+  const auto* reflection = message.GetReflection();
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  reflection->ListFields(message, &fields);
+  for (const auto* field : fields) {
+    using Field = google::protobuf::FieldDescriptor;
+    const int count = field->is_repeated() ? reflection->FieldSize(message, field) : 1;
+    for (int i = 0; i < count; ++i) {
+      const std::string where = field->is_repeated() ? fmt::format("{}[{}]", field->name(), i) : field->name();
+      if (field->type() == Field::TYPE_STRING) {
+        const std::string value =
+            field->is_repeated() ? reflection->GetRepeatedString(message, field, i) : reflection->GetString(message, field);
+        if (!is_valid_utf8(value)) return where;
+      } else if (field->cpp_type() == Field::CPPTYPE_MESSAGE) {
+        const auto& inner = field->is_repeated() ? reflection->GetRepeatedMessage(message, field, i)
+                                                 : reflection->GetMessage(message, field);
+        if (auto path = first_non_utf8_field(inner)) return where + "." + *path;
+      }
+    }
+  }
+  return std::nullopt;
+}
 
 std::string shape_string(const google::protobuf::RepeatedField<int64_t>& dims) {
   return Shape(std::vector<int64_t>(dims.begin(), dims.end())).to_string();
@@ -169,6 +201,8 @@ Result<inference::ModelConfig> parse_model_config(std::string_view text, std::st
     if (errors.has_error()) return InvalidArgument(errors.describe(source_name));
     return InvalidArgument(std::string(source_name) + ": could not be parsed as a model config");
   }
+  if (auto field = first_non_utf8_field(config))
+    return InvalidArgument(fmt::format("{}: {} is not valid UTF-8", source_name, *field));
   return config;
 }
 

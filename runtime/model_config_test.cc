@@ -173,6 +173,18 @@ TEST(ModelConfig, WrongValueTypeIsAnError) {
   EXPECT_TRUE(Contains(msg, "config.pbtxt:2:")) << msg;
 }
 
+// Found by fuzz_model_config: such bytes were taken, and the config's JSON
+// then reported names that were not the model's.
+TEST(ModelConfig, StringsThatAreNotUtf8AreAnErrorNamingTheField) {
+  EXPECT_TRUE(Contains(parse_error("name: \"a\\377b\""), "config.pbtxt: name is not valid UTF-8"));
+  const std::string msg =
+      parse_error("input [ { name: \"x\" }, { name: \"y\xC3\" } ] parameters { key: \"k\" value { string_value: \"v\" } }");
+  EXPECT_TRUE(Contains(msg, "input[1].name is not valid UTF-8")) << msg;
+  EXPECT_TRUE(Contains(parse_error("parameters { key: \"k\" value { string_value: \"\\355\\260\\200\" } }"),
+                       "parameters[0].value.string_value"));
+  EXPECT_TRUE(parse_model_config("name: \"caf\xC3\xA9\"", "config.pbtxt").ok());
+}
+
 TEST(ModelConfig, ReadsFilesAndReportsMissingOrHugeOnes) {
   const auto dir = std::filesystem::temp_directory_path() / ("polaris_model_config_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);

@@ -93,6 +93,19 @@ TEST(Batching, StacksRequestsAlongDimZeroAndSlicesThemBack) {
   EXPECT_EQ(floats(last->front().tensor), (std::vector<float>{14, 16, 18, 20, 22, 24}));
 }
 
+// Found by fuzz_tensor: requests that all send a batch dim of 0 make a
+// batch of 0 rows, whose slices are empty (it divided by zero).
+TEST(Batching, ABatchOfZeroRowsSlicesIntoEmptyShares) {
+  NamedTensors out = {{"y", *Tensor::from_values<float>(Shape{0, 2}, std::vector<float>{})}};
+  auto shares = split_outputs(out, {0, 0});
+  ASSERT_EQ(shares.size(), 2u);
+  for (const auto& share : shares) {
+    ASSERT_TRUE(share.ok()) << share.status().message();
+    EXPECT_EQ(share->front().tensor.shape(), (Shape{0, 2}));
+    EXPECT_EQ(share->front().tensor.byte_size(), 0u);
+  }
+}
+
 TEST(Batching, DifferentDimsOrOutputsNeverShareABatch) {
   EXPECT_NE(batch_key(rows_of({1, 2, 3, 4}, 2), {}), batch_key(rows_of({1, 2, 3, 4}, 1), {}));  // [2,2] vs [1,4]
   EXPECT_NE(batch_key(rows_of({1, 2}, 1), {"y"}), batch_key(rows_of({1, 2}, 1), {}));

@@ -180,6 +180,11 @@ CASES = [
     # ---- HTTP: JSON infer requests
     Case("http-json-malformed", post_infer("identity", b"{not json"), 400, "not valid JSON"),
     Case("http-json-array", post_infer("identity", b"[1, 2]"), 400, "object"),
+    # A lone surrogate escape decodes to bytes that are not UTF-8 (RapidJSON
+    # 1.1.0), which the reply would echo as its "id" (found by fuzz_http_infer).
+    Case("http-json-id-lone-surrogate", post_infer("identity", b'{"id": "a\\udc00b", "inputs": [{"name": "input", '
+                                                               b'"datatype": "FP32", "shape": [1, 4], "data": [1, 2, 3, 4]}]}'),
+         400, "not valid UTF-8"),
     Case("http-json-empty-body", post_infer("identity", b""), 400, ""),
     Case("http-json-no-inputs", post_infer("identity", b'{"id": "x"}'), 400, "'inputs'"),
     Case("http-json-inputs-not-array", post_infer("identity", b'{"inputs": {"name": "input"}}'), 400, "'inputs'"),
