@@ -315,7 +315,10 @@ inference::ModelConfig complete_model_config(inference::ModelConfig config, cons
 std::string model_config_to_json(const inference::ModelConfig& config) {
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
-  options.always_print_primitive_fields = false;
+  // As Triton prints it: primitive fields at their default too
+  // (max_batch_size: 0, enums at value 0 such as CONTROL_SEQUENCE_START),
+  // which Triton's clients read (image_client.py reads max_batch_size).
+  options.always_print_primitive_fields = true;
   std::string text;
   // Serialising a valid message cannot fail; an empty object is the safe
   // answer if it ever does.

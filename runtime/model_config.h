@@ -55,8 +55,9 @@ Status validate_model_config(const inference::ModelConfig& config, const ModelMe
 inference::ModelConfig complete_model_config(inference::ModelConfig config, const ModelMetadata& metadata);
 
 // JSON for the model-config endpoint: proto field names, enum names
-// ("TYPE_FP32"), default values left out, and 64-bit integers as JSON
-// numbers (protobuf's JSON writes them as strings; KServe wants numbers).
+// ("TYPE_FP32"), primitive fields printed at their defaults too (as
+// Triton's server prints them), and 64-bit integers as JSON numbers
+// (protobuf's JSON writes them as strings; KServe wants numbers).
 std::string model_config_to_json(const inference::ModelConfig& config);
 
 // Mapping between Polaris's DataType and the config enum.

@@ -290,7 +290,11 @@ TEST(ModelConfig, JsonUsesEnumNamesAndNumericDims) {
   EXPECT_EQ(json["max_batch_size"], 16);
   EXPECT_EQ(json["dynamic_batching"]["max_queue_delay_microseconds"], 100);
   EXPECT_EQ(json["instance_group"][0]["kind"], "KIND_CPU");
-  EXPECT_FALSE(json.contains("default_model_filename"));  // defaults left out
+  // Primitive fields at their default are printed, as Triton prints them.
+  EXPECT_EQ(json["default_model_filename"], "");
+  EXPECT_EQ(json["input"][0]["is_shape_tensor"], false);
+  const auto zero = nlohmann::json::parse(model_config_to_json(parse_ok("name: \"m\"")));
+  EXPECT_EQ(zero["max_batch_size"], 0);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "core/thread_name.h"
 #include "runtime/model_loader.h"
 #include "runtime/model_manager_internal.h"
+#include "runtime/triton_messages.h"
 #include "runtime/model_repository.h"
 
 namespace polaris {
@@ -245,7 +246,7 @@ Result<ModelHandle> ModelManager::acquire(std::string_view name, int64_t version
   }
   for (;;) {
     Entry* entry = find_entry_locked(name);
-    if (entry == nullptr) return NotFound("unknown model '" + std::string(name) + "'");
+    if (entry == nullptr) return triton::unknown_model(name);
     if (!entry->status.ok())
       return FailedPrecondition("model '" + entry->name + "' is not available: " + entry->status.message());
     if (entry->versions.empty()) return FailedPrecondition("model '" + entry->name + "' has no version to serve");
@@ -262,7 +263,7 @@ Result<ModelHandle> ModelManager::acquire(std::string_view name, int64_t version
     }
     Slot* slot = find_slot_locked(name, wanted);
     if (slot == nullptr)
-      return NotFound("model '" + entry->name + "' has no version " + std::to_string(wanted));
+      return triton::unknown_version(entry->name, wanted);
 
     switch (slot->state) {
       case ModelState::kReady: {
@@ -280,7 +281,7 @@ Result<ModelHandle> ModelManager::acquire(std::string_view name, int64_t version
     }
     const std::string label = fmt::format("model '{}' version {}", entry->name, wanted);
     if (slot->failure)  // the request is fine; the model is broken
-      return FailedPrecondition(label + " failed to load: " + slot->failure->message());
+      return triton::load_failed(entry->name, wanted, FailedPrecondition(slot->failure->message()));
     const bool may_autoload = options_.autoload && (options_.mode == ControlMode::kLazy || slot->evicted);
     if (!may_autoload)
       return Unavailable(label + " is not loaded" + (slot->reason.empty() ? "" : " (" + slot->reason + ")"));
@@ -333,7 +334,7 @@ Status ModelManager::load_all_versions(const std::string& name) {
   {
     std::lock_guard lock(mu_);
     Entry* entry = find_entry_locked(name);
-    if (entry == nullptr) return NotFound("unknown model '" + name + "'");
+    if (entry == nullptr) return triton::unknown_model(name);
     if (!entry->status.ok()) return FailedPrecondition("model '" + name + "' cannot load: " + entry->status.message());
     for (auto& [version, slot] : entry->versions) versions.push_back(version);
   }
@@ -412,7 +413,7 @@ Status ModelManager::load_version(const std::string& name, int64_t version, bool
   std::unique_lock lock(mu_);
   for (;;) {
     Slot* slot = find_slot_locked(name, version);
-    if (slot == nullptr) return NotFound(fmt::format("model '{}' has no version {}", name, version));
+    if (slot == nullptr) return triton::unknown_version(name, version);
     if (slot->state == ModelState::kLoading || slot->state == ModelState::kUnloading) {
       changed_.wait(lock);  // someone else is at work: share the outcome
       continue;
@@ -462,7 +463,7 @@ Status ModelManager::load_version(const std::string& name, int64_t version, bool
     }
     changed_.notify_all();
     spdlog::error("{} failed to load: {}", label, error.message());
-    return error;
+    return triton::load_failed(name, version, error);
   };
 
   lock.unlock();
@@ -607,7 +608,7 @@ Status ModelManager::unload_all_versions(const std::string& name, const std::str
   {
     std::lock_guard lock(mu_);
     Entry* entry = find_entry_locked(name);
-    if (entry == nullptr) return NotFound("unknown model '" + name + "'");
+    if (entry == nullptr) return triton::unknown_model(name);
     for (auto& [version, slot] : entry->versions) versions.push_back(version);
   }
   for (int64_t version : versions) POLARIS_RETURN_IF_ERROR(unload_version(name, version, reason, false));
@@ -619,7 +620,7 @@ Status ModelManager::unload_version(const std::string& name, int64_t version, co
   std::unique_lock lock(mu_);
   for (;;) {
     Slot* slot = find_slot_locked(name, version);
-    if (slot == nullptr) return NotFound(fmt::format("model '{}' has no version {}", name, version));
+    if (slot == nullptr) return triton::unknown_version(name, version);
     if (slot->state == ModelState::kLoading || slot->state == ModelState::kUnloading) {
       changed_.wait(lock);
       continue;

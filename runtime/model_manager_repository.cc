@@ -11,6 +11,7 @@
 #include "runtime/model_manager.h"
 #include "runtime/model_manager_internal.h"
 #include "runtime/model_repository.h"
+#include "runtime/triton_messages.h"
 
 namespace polaris {
 
@@ -260,7 +261,7 @@ ManagerCounters ModelManager::counters() const {
 Result<std::vector<ModelManager::VersionStatistics>> ModelManager::statistics(std::string_view name) const {
   std::lock_guard lock(mu_);
   if (!name.empty() && entries_.find(name) == entries_.end())
-    return NotFound("unknown model '" + std::string(name) + "'");
+    return triton::unknown_model(name);
   std::vector<VersionStatistics> out;
   for (const auto& [entry_name, entry] : entries_) {
     if (!name.empty() && entry_name != name) continue;

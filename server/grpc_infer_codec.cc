@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "core/quote.h"
+#include "runtime/triton_messages.h"
 #include "server/inference_service.h"
 #include "server/wire_tensor.h"
 
@@ -145,9 +146,8 @@ Result<Tensor> decode_typed_input(const InputMessage& input, DataType type, cons
 // A view into the message's raw bytes (tensor_from_wire: copied when
 // misaligned, sizes and BOOL bytes checked).
 Result<Tensor> decode_raw_input(const InputMessage& input, DataType type, const Shape& shape, const std::string& raw,
-                                const std::shared_ptr<const void>& keepalive) {
-  if (!populated_fields(input.contents()).empty())
-    return input_error(input.name(), "carries both raw_input_contents and typed contents");
+                                const std::shared_ptr<const void>& keepalive, const std::string& model) {
+  if (!populated_fields(input.contents()).empty()) return triton::contents_with_raw_contents(input.name(), model);
   return tensor_from_wire(type, shape, raw.data(), raw.size(), keepalive, input.name());
 }
 
@@ -162,7 +162,8 @@ Result<NamedTensor> decode_input(const inference::ModelInferRequest& message, in
   if (!count.ok()) return count.status().with_context("input " + in_quotes(name));
 
   Result<Tensor> tensor = message.raw_input_contents_size() > 0
-                              ? decode_raw_input(input, *type, shape, message.raw_input_contents(index), keepalive)
+                              ? decode_raw_input(input, *type, shape, message.raw_input_contents(index), keepalive,
+                                                   message.model_name())
                               : decode_typed_input(input, *type, shape, *count);
   if (!tensor.ok()) return tensor.status();
   return NamedTensor{name, std::move(tensor).value()};

@@ -186,7 +186,7 @@ TEST_F(GrpcServerTest, MalformedInputsAreInvalidArgument) {
 
   ModelInferRequest both = add_request(iota(0), iota(0));
   both.mutable_inputs(0)->mutable_contents()->add_fp32_contents(1.0f);
-  expect_invalid(infer(both, &response), "both raw_input_contents and typed contents");
+  expect_invalid(infer(both, &response), "contents field must not be specified when using raw_input_contents for 'a' for model");
 
   ModelInferRequest wrong_field = add_request(iota(0), iota(0));
   wrong_field.clear_raw_input_contents();

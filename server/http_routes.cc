@@ -264,7 +264,9 @@ void KServeHttpRoutes::handle(HttpRequest&& request, HttpRespond respond, const 
 }
 
 void KServeHttpRoutes::finish(Call& call, HttpResponse response) {
-  compress_for(call.request, response);
+  // Only infer answers are compressed, as Triton does: aiohttp-based
+  // clients (tritonclient.http.aio) cannot read other replies compressed.
+  if (!infer_model(call.request, call.parts).empty()) compress_for(call.request, response);
   if (response.result() == http::status::ok && !infer_model(call.request, call.parts).empty())
     record_duration(call.parts, std::chrono::steady_clock::now() - call.start);
   call.respond(std::move(response));

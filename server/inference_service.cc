@@ -17,6 +17,7 @@
 #include "runtime/model_override.h"
 #include "runtime/model_repository.h"
 #include "runtime/request_validation.h"
+#include "runtime/triton_messages.h"
 
 namespace polaris {
 
@@ -96,7 +97,7 @@ Result<int64_t> parse_model_version(std::string_view text) {
   int64_t version = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), version);
   if (ec != std::errc() || end != text.data() + text.size() || version < 1)
-    return InvalidArgument("model version " + in_quotes(text) + " is not a positive integer");
+    return triton::bad_version_string(text);
   return version;
 }
 
@@ -124,13 +125,20 @@ Result<inference::ModelConfig> InferenceService::model_config(std::string_view n
 
 Result<bool> InferenceService::model_ready(std::string_view name, int64_t version) {
   POLARIS_RETURN_IF_ERROR(validate_model_name(name));
+  const ManagerOptions& options = manager_.options();
+  if (options.mode == ControlMode::kLazy && options.autoload) {
+    // Lazy mode serves every listed model: a readiness check loads it, as
+    // its first request would, so a client that waits for readiness before
+    // its first request is not kept waiting forever. A model that cannot
+    // load (a broken file, no room) is not ready; an unknown one is NotFound.
+    auto handle = manager_.acquire(name, version);
+    if (handle.ok()) return true;
+    if (handle.status().code() == StatusCode::kNotFound) return handle.status();
+    return false;
+  }
   bool known = false, ready = false;
   int64_t latest_ready = 0;
-  auto rows = manager_.status(name);
-  if (rows.empty()) {  // not listed yet: a folder added since the last scan (lazy mode)
-    rows = manager_.index();
-    std::erase_if(rows, [&](const ModelVersionStatus& r) { return r.name != name; });
-  }
+  const auto rows = manager_.status(name);
   for (const auto& row : rows) {
     known = true;
     if (row.state == ModelState::kReady) {
@@ -138,7 +146,7 @@ Result<bool> InferenceService::model_ready(std::string_view name, int64_t versio
       if (version > 0 && row.version == version) ready = true;
     }
   }
-  if (!known) return NotFound("unknown model " + in_quotes(name));
+  if (!known) return triton::unknown_model(name);
   return version > 0 ? ready : latest_ready > 0;
 }
 
@@ -148,7 +156,7 @@ Result<std::vector<ModelManager::VersionStatistics>> InferenceService::statistic
   if (version > 0) {
     std::erase_if(all, [&](const auto& s) { return s.version != version; });
     if (all.empty())
-      return NotFound(fmt::format("model {} has no version {}", in_quotes(name), version));
+      return triton::unknown_version(name, version);
   }
   return all;
 }

@@ -73,7 +73,9 @@ class InferenceService {
   // Metadata and config come from the loaded model (a lazy model loads).
   Result<ModelMetadataView> model_metadata(std::string_view name, int64_t version);
   Result<inference::ModelConfig> model_config(std::string_view name, int64_t version);
-  // NotFound for unknown models; never loads.
+  // NotFound for unknown models. In lazy mode with autoload (the default) a
+  // listed model that is not loaded yet loads now (ready once it did); in
+  // other modes, or with --no-autoload, nothing loads: loaded means ready.
   Result<bool> model_ready(std::string_view name, int64_t version);
   // Every version of `name` (every model when empty); version 0: all.
   Result<std::vector<ModelManager::VersionStatistics>> statistics(std::string_view name, int64_t version) const;
