@@ -57,6 +57,7 @@ struct ServeArgs {
   // Access control and transport (docs/security.md).
   std::string admin_token, admin_token_file, infer_token, infer_token_file;
   bool allow_repository_changes = false;
+  bool allow_shared_memory = true;  // Triton's system shared memory extension (docs/server.md)
   std::string tls_cert, tls_key, tls_client_ca;
 };
 
@@ -180,6 +181,7 @@ int run_serve(const ServeArgs& a) {
     return 1;
   }
   InferenceService service(**manager);
+  service.shared_memory().set_enabled(a.allow_shared_memory);
   const int workers = a.workers > 0 ? a.workers : 2;  // decode and encode only: inference runs on the execution pool
   auto routes = std::make_unique<KServeHttpRoutes>(service, workers, *max_body,
                                                    std::chrono::microseconds(a.inline_below_us), *access);
@@ -339,6 +341,9 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   opt("--infer-token-file", a->infer_token_file, "A file holding the inference token");
   opt("--allow-repository-changes", a->allow_repository_changes,
       "Let anyone load and unload models when no admin token is set (true/false; default false)");
+  opt("--allow-shared-memory", a->allow_shared_memory,
+      "Let clients on this machine register system shared memory regions for inputs and outputs (true/false; "
+      "default true, as in Triton; docs/server.md)");
   opt("--tls-cert", a->tls_cert, "PEM certificate chain: HTTP and gRPC speak TLS (with --tls-key)");
   opt("--tls-key", a->tls_key, "PEM private key of --tls-cert");
   opt("--tls-client-ca", a->tls_client_ca, "PEM CA: clients must present a certificate it signed (mutual TLS)");

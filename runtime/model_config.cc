@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/utf8.h"
+#include "runtime/reshape.h"
 
 namespace polaris {
 namespace {
@@ -109,7 +110,8 @@ Status check_tensor(std::string_view kind, const std::string& name, inference::D
                            inference::DataType_Name(config_type) + " but the model's is " +
                            std::string(to_config_string(model->dtype)));
   }
-  // With batching on, config dims leave out the leading batch dim.
+  // With batching on, config dims leave out the leading batch dim. (Dims
+  // here are the engine's: a reshape's shape where the tensor has one.)
   std::vector<int64_t> expected;
   if (max_batch_size > 0) expected.push_back(Shape::kDynamic);
   expected.insert(expected.end(), config_dims.begin(), config_dims.end());
@@ -239,12 +241,14 @@ Result<inference::ModelConfig> read_model_config(const std::string& path) {
 Status validate_model_config(const inference::ModelConfig& config, const ModelMetadata& metadata) {
   const int mbs = config.max_batch_size();
   if (mbs < 0) return InvalidArgument("model config max_batch_size must be >= 0, not " + std::to_string(mbs));
+  // A tensor with a reshape is checked with the engine's dims, its reshape.
+  POLARIS_RETURN_IF_ERROR(check_reshapes(config));
   for (const auto& in : config.input()) {
-    POLARIS_RETURN_IF_ERROR(check_tensor("input", in.name(), in.data_type(), in.dims(), mbs,
+    POLARIS_RETURN_IF_ERROR(check_tensor("input", in.name(), in.data_type(), engine_dims(in), mbs,
                                          metadata.find_input(in.name()), metadata.inputs));
   }
   for (const auto& out : config.output()) {
-    POLARIS_RETURN_IF_ERROR(check_tensor("output", out.name(), out.data_type(), out.dims(), mbs,
+    POLARIS_RETURN_IF_ERROR(check_tensor("output", out.name(), out.data_type(), engine_dims(out), mbs,
                                          metadata.find_output(out.name()), metadata.outputs));
   }
   if (mbs > 0) {

@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "runtime/reshape.h"
+
 namespace polaris {
 namespace {
 
@@ -31,7 +33,6 @@ input [
     data_type: TYPE_FP32
     format: FORMAT_NCHW
     dims: [ 3, 224, 224 ]
-    reshape: { shape: [ 1, 3, 224, 224 ] }
   }
 ]
 output [
@@ -113,7 +114,6 @@ TEST(ModelConfig, ParsesOnnxDensenetConfig) {
   EXPECT_EQ(c.input(0).format(), inference::ModelInput::FORMAT_NCHW);
   EXPECT_EQ(std::vector<int64_t>(c.input(0).dims().begin(), c.input(0).dims().end()),
             (std::vector<int64_t>{3, 224, 224}));
-  EXPECT_EQ(c.input(0).reshape().shape_size(), 4);
   ASSERT_EQ(c.output_size(), 1);
   EXPECT_EQ(c.output(0).dims(0), 1000);
   EXPECT_EQ(c.output(0).label_filename(), "densenet_labels.txt");
@@ -185,6 +185,18 @@ TEST(ModelConfig, StringsThatAreNotUtf8AreAnErrorNamingTheField) {
   EXPECT_TRUE(parse_model_config("name: \"caf\xC3\xA9\"", "config.pbtxt").ok());
 }
 
+TEST(ModelConfig, ReshapesMustKeepTheElementCountWithOneVariableDimAtMost) {
+  auto check = [](const std::string& text) { return check_reshapes(parse_ok(text.c_str())); };
+  EXPECT_TRUE(check("input { name: \"x\" dims: [3, 224, 224] reshape { shape: [1, 3, 224, 224] } }").ok());
+  EXPECT_TRUE(check("input { name: \"x\" dims: [-1] reshape { shape: [1, -1] } }").ok());
+  EXPECT_TRUE(check("output { name: \"y\" dims: [1000] reshape { shape: [1, 1000, 1, 1] } }").ok());
+  EXPECT_TRUE(Contains(check("input { name: \"x\" dims: [3] reshape { shape: [1, 4] } }").message(),
+                       "input 'x': dims [3] hold 3 elements, reshape [1,4] holds 4"));
+  EXPECT_TRUE(Contains(check("output { name: \"y\" dims: [-1, -1] reshape { shape: [-1] } }").message(),
+                       "at most one variable dim"));
+  EXPECT_FALSE(check("input { name: \"x\" dims: [4] reshape { shape: [-2, 2] } }").ok());
+}
+
 TEST(ModelConfig, ReadsFilesAndReportsMissingOrHugeOnes) {
   const auto dir = std::filesystem::temp_directory_path() / ("polaris_model_config_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
@@ -209,6 +221,20 @@ TEST(ModelConfig, ReadsFilesAndReportsMissingOrHugeOnes) {
 
 TEST(ModelConfig, ValidConfigMatchesItsModel) {
   EXPECT_TRUE(validate_model_config(parse_ok(kDensenet), densenet_metadata()).ok());
+}
+
+// With a reshape, the model is checked against the reshape's dims.
+TEST(ModelConfig, ValidationUsesTheReshapeShape) {
+  auto c = parse_ok(kDensenet);
+  for (int64_t d : {1, 3, 224, 224}) c.mutable_input(0)->mutable_reshape()->add_shape(d);
+  auto md = densenet_metadata();
+  md.inputs[0].shape = Shape{-1, 1, 3, 224, 224};
+  EXPECT_TRUE(validate_model_config(c, md).ok());
+  const Status s = validate_model_config(c, densenet_metadata());
+  ASSERT_FALSE(s.ok());
+  EXPECT_TRUE(Contains(s.message(), "has dims [1,3,224,224] (plus the batch dim) but the model's shape is "
+                                    "[-1,3,224,224]"))
+      << s.message();
 }
 
 TEST(ModelConfig, ValidationNamesAMissingTensor) {
@@ -283,7 +309,9 @@ TEST(ModelConfig, CompletionKeepsWhatTheConfigSets) {
 }
 
 TEST(ModelConfig, JsonUsesEnumNamesAndNumericDims) {
-  const auto json = nlohmann::json::parse(model_config_to_json(parse_ok(kDensenet)));
+  auto config = parse_ok(kDensenet);
+  for (int64_t d : {1, 3, 224, 224}) config.mutable_input(0)->mutable_reshape()->add_shape(d);
+  const auto json = nlohmann::json::parse(model_config_to_json(config));
   EXPECT_EQ(json["input"][0]["data_type"], "TYPE_FP32");
   EXPECT_EQ(json["input"][0]["dims"], nlohmann::json::parse("[3,224,224]"));
   EXPECT_EQ(json["input"][0]["reshape"]["shape"][0], 1);

@@ -9,6 +9,7 @@
 #include "core/process_memory.h"
 #include "runtime/model_config.h"
 #include "runtime/provider_choice.h"
+#include "runtime/reshape.h"
 #include "runtime/warmup.h"
 
 namespace polaris {
@@ -135,15 +136,17 @@ Result<LoadedInstance> load_model_instance(BackendRegistry& registry, const Inst
   if (model == nullptr) {
     POLARIS_ASSIGN_OR_RETURN(model, backend->load(request.path, options_for(placements[0])));
   }
+  if (request.has_config) {
+    Status valid = validate_model_config(request.config, model->metadata());
+    if (!valid.ok()) return InvalidArgument(request.config_source + " of '" + request.model_name + "': " + valid.message());
+  }
+  // From here on the model shows and takes the config's dims (reshape).
+  model = apply_reshapes(std::move(model), request.config);
   ModelMetadata metadata = model->metadata();
   for (const auto& [key, value] : choice.info) metadata.extra_info[key] = value;
   if (auto it = choice.info.find("provider_auto"); it != choice.info.end())
     spdlog::info("model '{}': provider auto: {} ({})", request.model_name, it->second,
                  choice.info["provider_auto_source"]);
-  if (request.has_config) {
-    Status valid = validate_model_config(request.config, metadata);
-    if (!valid.ok()) return InvalidArgument(request.config_source + " of '" + request.model_name + "': " + valid.message());
-  }
   LoadedInstance instance;
   instance.config = complete_model_config(request.config, metadata);
   if (request.warmup)
@@ -151,6 +154,7 @@ Result<LoadedInstance> load_model_instance(BackendRegistry& registry, const Inst
   std::string where = metadata.provider;
   for (std::size_t i = 1; i < placements.size(); ++i) {
     POLARIS_ASSIGN_OR_RETURN(std::unique_ptr<Model> extra, backend->load(request.path, options_for(placements[i])));
+    extra = apply_reshapes(std::move(extra), request.config);
     if (request.warmup) {
       ModelMetadata ignored = extra->metadata();
       POLARIS_RETURN_IF_ERROR(warm_up(*extra, instance.config, request.model_dir, ignored));

@@ -107,6 +107,11 @@ Result<std::unique_ptr<ModelScheduler>> SequenceScheduler::create(std::vector<Mo
       s->target_rows_ = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(share * static_cast<float>(s->max_rows_))));
     }
   }
+  if (seq.has_oldest()) {
+    if (seq.oldest().max_candidate_sequences() < 0)
+      return InvalidArgument("sequence_batching oldest max_candidate_sequences must be >= 0");
+    s->max_candidates_ = seq.oldest().max_candidate_sequences();
+  }
   if (seq.max_sequence_idle_microseconds() > 0)
     s->idle_timeout_ = std::chrono::microseconds(seq.max_sequence_idle_microseconds());
   else
@@ -142,9 +147,9 @@ Result<std::unique_ptr<ModelScheduler>> SequenceScheduler::create(std::vector<Mo
       } else if (c.kind() == Control::CONTROL_SEQUENCE_CORRID) {
         spec.dtype = from_config_data_type(c.data_type());
         if (spec.dtype != DataType::kInt64 && spec.dtype != DataType::kUint64 && spec.dtype != DataType::kInt32 &&
-            spec.dtype != DataType::kUint32)
-          return InvalidArgument("CONTROL_SEQUENCE_CORRID needs data_type TYPE_UINT64, TYPE_INT64, TYPE_UINT32 or "
-                                 "TYPE_INT32");
+            spec.dtype != DataType::kUint32 && spec.dtype != DataType::kBytes)
+          return InvalidArgument("CONTROL_SEQUENCE_CORRID needs data_type TYPE_UINT64, TYPE_INT64, TYPE_UINT32, "
+                                 "TYPE_INT32 or TYPE_STRING");
       } else {
         return InvalidArgument(fmt::format("control input '{}' needs two values in int32_false_true, "
                                            "fp32_false_true or bool_false_true",
@@ -204,11 +209,8 @@ void SequenceScheduler::submit(InferJob job) {
             id.to_string(), idle_timeout_.count())));
         return;
       }
-      Sequence fresh;
-      fresh.instance = static_cast<int>(std::min_element(per_instance_.begin(), per_instance_.end()) -
-                                         per_instance_.begin());
-      ++per_instance_[static_cast<std::size_t>(fresh.instance)];
-      it = sequences_.emplace(id, std::move(fresh)).first;
+      it = sequences_.emplace(id, Sequence{}).first;
+      bind_locked(id, it->second);
     }
     it->second.queue.push_back({std::move(job), now});
     it->second.last_active = now;
@@ -223,23 +225,49 @@ SchedulerStatus SequenceScheduler::status() const {
   return {queued_, static_cast<int>(instances_.size()), busy_count_locked(), sequences_.size()};
 }
 
+void SequenceScheduler::bind_locked(const SequenceId& id, Sequence& s) {
+  const auto fewest = std::min_element(per_instance_.begin(), per_instance_.end());
+  if (max_candidates_ > 0 && *fewest >= max_candidates_) {
+    backlog_.push_back(id);
+    return;
+  }
+  s.instance = static_cast<int>(fewest - per_instance_.begin());
+  ++*fewest;
+}
+
+void SequenceScheduler::release_locked(int instance) {
+  --per_instance_[static_cast<std::size_t>(instance)];
+  while (!backlog_.empty() && per_instance_[static_cast<std::size_t>(instance)] < max_candidates_) {
+    auto next = sequences_.find(backlog_.front());
+    backlog_.pop_front();
+    if (next == sequences_.end()) continue;
+    next->second.instance = instance;
+    next->second.last_active = SchedulerClock::now();  // its idle clock starts now
+    ++per_instance_[static_cast<std::size_t>(instance)];
+  }
+}
+
 void SequenceScheduler::on_wake_locked(SchedulerClock::time_point now) { dispatch_locked(now); }
 
 void SequenceScheduler::dispatch_locked(SchedulerClock::time_point now) {
   auto next_expiry = SchedulerClock::time_point::max();
   std::vector<SequenceMap::iterator> ready;  // something queued, not running, its instance free
+  // Idle too long: the sequence and its state go (backlogged ones wait).
   for (auto it = sequences_.begin(); it != sequences_.end();) {
     Sequence& s = it->second;
-    if (!s.running && !s.queue.empty() && !busy_locked(s.instance)) ready.push_back(it);
-    if (!s.running && s.queue.empty()) {
-      if (now - s.last_active >= idle_timeout_) {
-        --per_instance_[static_cast<std::size_t>(s.instance)];
-        it = sequences_.erase(it);  // idle too long: its state goes
-        continue;
-      }
-      next_expiry = std::min(next_expiry, s.last_active + idle_timeout_);
+    if (s.instance != kBacklog && !s.running && s.queue.empty() && now - s.last_active >= idle_timeout_) {
+      const int instance = s.instance;
+      it = sequences_.erase(it);
+      release_locked(instance);
+      continue;
     }
     ++it;
+  }
+  for (auto it = sequences_.begin(); it != sequences_.end(); ++it) {
+    Sequence& s = it->second;
+    if (s.instance == kBacklog) continue;
+    if (!s.running && !s.queue.empty() && !busy_locked(s.instance)) ready.push_back(it);
+    if (!s.running && s.queue.empty()) next_expiry = std::min(next_expiry, s.last_active + idle_timeout_);
   }
   if (next_expiry != SchedulerClock::time_point::max()) wake_at_locked(next_expiry);
   // Oldest request first; it leads a batch on its sequence's instance, and
@@ -324,7 +352,11 @@ Result<NamedTensors> SequenceScheduler::model_inputs(const Pending& request, con
     if (c.kind == Control::CONTROL_SEQUENCE_END) on = request.job.options.sequence_end;
     const double value = on ? c.true_value : c.false_value;
     Result<Tensor> t = InvalidArgument("unsupported control");
-    if (c.kind == Control::CONTROL_SEQUENCE_CORRID) {
+    if (c.kind == Control::CONTROL_SEQUENCE_CORRID && c.dtype == DataType::kBytes) {
+      // A string CORRID gets the id as sent; a numeric id as its digits.
+      POLARIS_ASSIGN_OR_RETURN(int64_t n, control_shape.element_count());
+      t = Tensor::from_strings(control_shape, std::vector<std::string>(static_cast<std::size_t>(n), id.value));
+    } else if (c.kind == Control::CONTROL_SEQUENCE_CORRID) {
       if (id.is_string)
         return InvalidArgument("this model's CONTROL_SEQUENCE_CORRID input needs a numeric sequence_id, not " +
                                id.to_string());
@@ -436,8 +468,9 @@ void SequenceScheduler::finish_member_locked(Member& m, Result<NamedTensors> out
       for (Pending& p : s.queue)
         fail_locked(p, InvalidArgument(fmt::format("sequence {} already ended", m.id.to_string())));
       queued_ -= s.queue.size();
-      --per_instance_[static_cast<std::size_t>(s.instance)];
+      const int instance = s.instance;
       sequences_.erase(it);
+      release_locked(instance);
     }
   }
   if (outputs.ok()) {

@@ -26,6 +26,11 @@
 // neither send nor receive state tensors. Control inputs (START, END,
 // READY, CORRID) are filled from the request's flags.
 //
+// With the oldest strategy's max_candidate_sequences, an instance holds at
+// most that many live sequences; a sequence started beyond them waits in a
+// backlog (its requests queued, its idle clock not running) and takes the
+// slot of the first sequence to end or expire, as in Triton.
+//
 // A sequence idle (nothing queued or running) for max_sequence_idle_
 // microseconds (default 1 s, as Triton) is dropped with its state; so is a
 // sequence after its end request. A request for a sequence that does not
@@ -68,8 +73,10 @@ class SequenceScheduler final : public SchedulerBase {
     InferJob job;
     SchedulerClock::time_point arrival;
   };
+  // Sequence::instance of a sequence waiting for a candidate slot.
+  static constexpr int kBacklog = -1;
   struct Sequence {
-    int instance = 0;
+    int instance = kBacklog;  // the instance it is bound to
     NamedTensors state;  // by input name; empty before the first request ran
     std::deque<Pending> queue;
     bool running = false;
@@ -96,6 +103,12 @@ class SequenceScheduler final : public SchedulerBase {
   Result<NamedTensors> model_inputs(const Pending& request, const SequenceId& id, const NamedTensors& state) const;
   void finish_member_locked(Member& m, Result<NamedTensors> outputs, const ExecutionPhases& phases);
   void fail_locked(Pending& p, Status status);
+  // Binds a new sequence to the instance holding the fewest, or backlogs
+  // it when every instance holds max_candidates_.
+  void bind_locked(const SequenceId& id, Sequence& s);
+  // A sequence bound to `instance` is gone: the oldest backlogged one
+  // takes its slot.
+  void release_locked(int instance);
   bool batched() const { return max_rows_ > 0; }  // tensors carry a batch dim
 
   std::vector<StateSpec> states_;
@@ -107,6 +120,10 @@ class SequenceScheduler final : public SchedulerBase {
   std::chrono::microseconds idle_timeout_{1000000};
   SequenceMap sequences_;                     // guarded by mu_
   std::vector<int> per_instance_;             // live sequences per instance; guarded by mu_
+  // Candidate sequences an instance holds at most (oldest strategy's
+  // max_candidate_sequences; 0: no limit); the rest wait, oldest first.
+  int max_candidates_ = 0;
+  std::deque<SequenceId> backlog_;            // guarded by mu_
   std::size_t queued_ = 0;                    // guarded by mu_
 };
 

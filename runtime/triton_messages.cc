@@ -23,6 +23,11 @@ Status load_failed(std::string_view model, int64_t version, const Status& error)
                 "failed to load " + in_quotes(model) + " version " + std::to_string(version) + ": " + error.message());
 }
 
+Status load_request_failed(std::string_view model, const Status& error) {
+  if (error.ok() || error.message().find("failed to load '") != std::string::npos) return error;
+  return Status(error.code(), "failed to load " + in_quotes(model) + ": " + error.message());
+}
+
 Status contents_with_raw_contents(std::string_view input, std::string_view model) {
   return InvalidArgument("contents field must not be specified when using raw_input_contents for " + in_quotes(input) +
                          " for model " + in_quotes(model));

@@ -14,6 +14,7 @@
 #include "core/quote.h"
 #include "runtime/triton_messages.h"
 #include "server/inference_service.h"
+#include "server/shared_memory_io.h"
 #include "server/wire_tensor.h"
 
 namespace polaris {
@@ -50,6 +51,36 @@ Result<uint32_t> classification_count(const inference::InferParameter& p, const 
   if (k < 1 || k > std::numeric_limits<uint32_t>::max())
     return InvalidArgument("output " + in_quotes(output) + ": parameter 'classification' must be an integer from 1 to 2^32-1");
   return static_cast<uint32_t>(k);
+}
+
+// The shared-memory parameters of an input or requested output
+// (shared_memory_io.h): tritonclient sends the region as string_param and
+// the sizes as int64_param; uint64_param is taken too. nullopt without
+// shared_memory_region.
+Result<std::optional<SharedMemoryRef>> shared_memory_parameters(
+    const google::protobuf::Map<std::string, inference::InferParameter>& parameters, const std::string& what) {
+  const auto region = parameters.find("shared_memory_region");
+  if (region == parameters.end()) return std::optional<SharedMemoryRef>();
+  if (region->second.parameter_choice_case() != inference::InferParameter::kStringParam)
+    return InvalidArgument(what + ": parameter 'shared_memory_region' must be a string_param");
+  std::optional<int64_t> numbers[2];
+  const char* keys[2] = {"shared_memory_byte_size", "shared_memory_offset"};
+  for (int i = 0; i < 2; ++i) {
+    const auto it = parameters.find(keys[i]);
+    if (it == parameters.end()) continue;
+    const inference::InferParameter& p = it->second;
+    if (p.parameter_choice_case() == inference::InferParameter::kInt64Param) {
+      numbers[i] = p.int64_param();
+    } else if (p.parameter_choice_case() == inference::InferParameter::kUint64Param &&
+               p.uint64_param() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      numbers[i] = static_cast<int64_t>(p.uint64_param());
+    } else {
+      return InvalidArgument(fmt::format("{}: parameter '{}' must be an int64_param from 0 to 2^63-1", what, keys[i]));
+    }
+  }
+  POLARIS_ASSIGN_OR_RETURN(SharedMemoryRef ref,
+                           shared_memory_ref(region->second.string_param(), numbers[0], numbers[1], what));
+  return std::optional<SharedMemoryRef>(std::move(ref));
 }
 
 // The typed-contents fields that hold values, by their protocol names.
@@ -151,8 +182,12 @@ Result<Tensor> decode_raw_input(const InputMessage& input, DataType type, const 
   return tensor_from_wire(type, shape, raw.data(), raw.size(), keepalive, input.name());
 }
 
+// Input `index`: from shared memory (`shm`), from `raw` (its
+// raw_input_contents entry) or from its typed contents.
 Result<NamedTensor> decode_input(const inference::ModelInferRequest& message, int index,
-                                 const std::shared_ptr<const void>& keepalive) {
+                                 const std::optional<SharedMemoryRef>& shm, const std::string* raw,
+                                 const std::shared_ptr<const void>& keepalive,
+                                 const SharedMemoryRegistry* shared_memory) {
   const InputMessage& input = message.inputs(index);
   const std::string& name = input.name();
   const std::optional<DataType> type = data_type_from_string(input.datatype());
@@ -161,20 +196,31 @@ Result<NamedTensor> decode_input(const inference::ModelInferRequest& message, in
   Result<int64_t> count = shape.element_count();
   if (!count.ok()) return count.status().with_context("input " + in_quotes(name));
 
-  Result<Tensor> tensor = message.raw_input_contents_size() > 0
-                              ? decode_raw_input(input, *type, shape, message.raw_input_contents(index), keepalive,
-                                                   message.model_name())
-                              : decode_typed_input(input, *type, shape, *count);
+  if (shm && !populated_fields(input.contents()).empty())
+    return InvalidArgument("unexpected 'content' provided when using shared memory for input tensor " +
+                           in_quotes(name) + " for model " + in_quotes(message.model_name()));
+  Result<Tensor> tensor = shm    ? tensor_from_shared_memory(shared_memory, *type, shape, *shm, name)
+                          : raw  ? decode_raw_input(input, *type, shape, *raw, keepalive, message.model_name())
+                                 : decode_typed_input(input, *type, shape, *count);
   if (!tensor.ok()) return tensor.status();
   return NamedTensor{name, std::move(tensor).value()};
 }
 
-Result<RequestedOutput> decode_output(const inference::ModelInferRequest::InferRequestedOutputTensor& output) {
+Result<RequestedOutput> decode_output(const inference::ModelInferRequest::InferRequestedOutputTensor& output,
+                                      const SharedMemoryRegistry* shared_memory) {
   RequestedOutput requested{output.name()};
-  // Other output parameters (binary_data, shared memory) mean nothing here.
+  // Other output parameters (binary_data) mean nothing here.
   const auto classification = output.parameters().find("classification");
   if (classification != output.parameters().end()) {
     POLARIS_ASSIGN_OR_RETURN(requested.classification, classification_count(classification->second, output.name()));
+  }
+  POLARIS_ASSIGN_OR_RETURN(std::optional<SharedMemoryRef> shm,
+                           shared_memory_parameters(output.parameters(), "output " + in_quotes(output.name())));
+  if (shm) {
+    if (requested.classification > 0)
+      return InvalidArgument("output " + in_quotes(output.name()) +
+                             ": output can't set both 'shared_memory_region' and 'classification'");
+    POLARIS_ASSIGN_OR_RETURN(requested.shared_memory, output_window(shared_memory, *shm, output.name()));
   }
   return requested;
 }
@@ -182,7 +228,8 @@ Result<RequestedOutput> decode_output(const inference::ModelInferRequest::InferR
 }  // namespace
 
 Result<InferRequest> decode_grpc_infer_request(const inference::ModelInferRequest& message,
-                                               std::shared_ptr<const void> keepalive) {
+                                               std::shared_ptr<const void> keepalive,
+                                               const SharedMemoryRegistry* shared_memory) {
   InferRequest request;
   request.model_name = message.model_name();
   POLARIS_ASSIGN_OR_RETURN(request.model_version, parse_model_version(message.model_version()));
@@ -191,17 +238,38 @@ Result<InferRequest> decode_grpc_infer_request(const inference::ModelInferReques
     POLARIS_ASSIGN_OR_RETURN(request.parameters[key], parameter_value(value, key));
   }
 
-  // raw_input_contents is all or nothing: entry i belongs to input i.
-  if (message.raw_input_contents_size() > 0 && message.raw_input_contents_size() != message.inputs_size())
-    return InvalidArgument(fmt::format("the request has {} inputs but {} raw_input_contents entries; send one per "
-                                       "input, in input order, or none",
-                                       message.inputs_size(), message.raw_input_contents_size()));
+  // Inputs in shared memory have no raw_input_contents entry (Triton's
+  // layout, and what tritonclient sends): raw_input_contents is all or
+  // nothing over the other inputs, entry k belonging to the k-th of them.
+  std::vector<std::optional<SharedMemoryRef>> in_shared_memory(message.inputs_size());
+  int from_message = 0;
+  for (int i = 0; i < message.inputs_size(); ++i) {
+    const auto& input = message.inputs(i);
+    POLARIS_ASSIGN_OR_RETURN(in_shared_memory[i],
+                             shared_memory_parameters(input.parameters(), "input " + in_quotes(input.name())));
+    if (!in_shared_memory[i]) ++from_message;
+  }
+  if (message.raw_input_contents_size() > 0 && message.raw_input_contents_size() != from_message) {
+    if (from_message == message.inputs_size())
+      return InvalidArgument(fmt::format("the request has {} inputs but {} raw_input_contents entries; send one per "
+                                         "input, in input order, or none",
+                                         message.inputs_size(), message.raw_input_contents_size()));
+    return InvalidArgument(fmt::format("the request has {} inputs, {} of them in shared memory, but {} "
+                                       "raw_input_contents entries; send one per input not in shared memory, in "
+                                       "input order, or none",
+                                       message.inputs_size(), message.inputs_size() - from_message,
+                                       message.raw_input_contents_size()));
+  }
   request.inputs.reserve(message.inputs_size());
+  int raw_index = 0;
   for (int i = 0; i < message.inputs_size(); ++i) {
     for (int j = 0; j < i; ++j)
       if (message.inputs(j).name() == message.inputs(i).name())
         return input_error(message.inputs(i).name(), "appears twice in the request");
-    POLARIS_ASSIGN_OR_RETURN(NamedTensor input, decode_input(message, i, keepalive));
+    const std::string* raw = nullptr;
+    if (!in_shared_memory[i] && message.raw_input_contents_size() > 0) raw = &message.raw_input_contents(raw_index++);
+    POLARIS_ASSIGN_OR_RETURN(NamedTensor input,
+                             decode_input(message, i, in_shared_memory[i], raw, keepalive, shared_memory));
     request.inputs.push_back(std::move(input));
   }
 
@@ -210,7 +278,7 @@ Result<InferRequest> decode_grpc_infer_request(const inference::ModelInferReques
     for (const RequestedOutput& earlier : request.outputs)
       if (earlier.name == output.name())
         return InvalidArgument("output " + in_quotes(output.name()) + " is requested twice");
-    POLARIS_ASSIGN_OR_RETURN(RequestedOutput requested, decode_output(output));
+    POLARIS_ASSIGN_OR_RETURN(RequestedOutput requested, decode_output(output, shared_memory));
     request.outputs.push_back(std::move(requested));
   }
   return request;
@@ -226,6 +294,14 @@ void encode_grpc_infer_response(const InferResponse& result, inference::ModelInf
     tensor->set_name(out.name);
     tensor->set_datatype(std::string(to_string(out.tensor.dtype())));
     tensor->mutable_shape()->Add(out.tensor.shape().dims().begin(), out.tensor.shape().dims().end());
+    if (out.shared_memory) {
+      // Already in the client's region: metadata only, as Triton answers,
+      // with an empty raw entry, as Triton sends, so entry i still belongs
+      // to output i (tritonclient's as_numpy indexes raw_output_contents by
+      // position).
+      response.add_raw_output_contents();
+      continue;
+    }
     // BYTES tensors already hold the protocol's layout (uint32 LE length +
     // bytes per element): every output copies as is.
     response.add_raw_output_contents()->assign(static_cast<const char*>(out.tensor.data()), out.tensor.byte_size());

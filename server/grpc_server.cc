@@ -270,10 +270,73 @@ class KServeGrpcService final : public GRPCInferenceService::CallbackService {
     return on_workers(context, [this, request]() { return service_.unload_model(request->model_name()); });
   }
 
+  // System shared memory (server/shared_memory_registry.h): inference
+  // access, as infer itself. Registration is an shm_open, an fstat and an
+  // mmap: quick enough for gRPC's own threads.
+  grpc::ServerUnaryReactor* SystemSharedMemoryStatus(grpc::CallbackServerContext* context,
+                                                     const inference::SystemSharedMemoryStatusRequest* request,
+                                                     inference::SystemSharedMemoryStatusResponse* response) override {
+    if (Status refused = allowed(context, Access::kInference); !refused.ok()) return answer(context, refused);
+    Status status = [&]() -> Status {
+      POLARIS_ASSIGN_OR_RETURN(std::vector<SharedMemoryStatus> rows, service_.shared_memory().status(request->name()));
+      for (const SharedMemoryStatus& row : rows) {
+        auto& region = (*response->mutable_regions())[row.name];
+        region.set_name(row.name);
+        region.set_key(row.key);
+        region.set_offset(row.offset);
+        region.set_byte_size(row.byte_size);
+      }
+      return Status::Ok();
+    }();
+    return answer(context, status);
+  }
+
+  grpc::ServerUnaryReactor* SystemSharedMemoryRegister(grpc::CallbackServerContext* context,
+                                                       const inference::SystemSharedMemoryRegisterRequest* request,
+                                                       inference::SystemSharedMemoryRegisterResponse*) override {
+    if (Status refused = allowed(context, Access::kInference); !refused.ok()) return answer(context, refused);
+    return answer(context, service_.shared_memory().register_region(request->name(), request->key(),
+                                                                     request->offset(), request->byte_size()));
+  }
+
+  grpc::ServerUnaryReactor* SystemSharedMemoryUnregister(grpc::CallbackServerContext* context,
+                                                         const inference::SystemSharedMemoryUnregisterRequest* request,
+                                                         inference::SystemSharedMemoryUnregisterResponse*) override {
+    if (Status refused = allowed(context, Access::kInference); !refused.ok()) return answer(context, refused);
+    service_.shared_memory().unregister(request->name());
+    return answer(context, Status::Ok());
+  }
+
+  // CUDA shared memory, in a server without CUDA: nothing can be
+  // registered, so nothing is listed and unregistering has nothing to do
+  // (perf_analyzer unregisters both kinds before it starts).
+  grpc::ServerUnaryReactor* CudaSharedMemoryStatus(grpc::CallbackServerContext* context,
+                                                   const inference::CudaSharedMemoryStatusRequest* request,
+                                                   inference::CudaSharedMemoryStatusResponse*) override {
+    if (Status refused = allowed(context, Access::kInference); !refused.ok()) return answer(context, refused);
+    if (request->name().empty()) return answer(context, Status::Ok());
+    return answer(context, NotFound("Unable to find cuda shared memory region: " + in_quotes(request->name())));
+  }
+
+  grpc::ServerUnaryReactor* CudaSharedMemoryRegister(grpc::CallbackServerContext* context,
+                                                     const inference::CudaSharedMemoryRegisterRequest*,
+                                                     inference::CudaSharedMemoryRegisterResponse*) override {
+    if (Status refused = allowed(context, Access::kInference); !refused.ok()) return answer(context, refused);
+    return answer(context, Unimplemented("CUDA shared memory is not supported: this Polaris server has no CUDA; use "
+                                         "system shared memory (SystemSharedMemoryRegister)"));
+  }
+
+  grpc::ServerUnaryReactor* CudaSharedMemoryUnregister(grpc::CallbackServerContext* context,
+                                                       const inference::CudaSharedMemoryUnregisterRequest*,
+                                                       inference::CudaSharedMemoryUnregisterResponse*) override {
+    if (Status refused = allowed(context, Access::kInference); !refused.ok()) return answer(context, refused);
+    return answer(context, Status::Ok());
+  }
+
   // One inference, shared by ModelInfer and ModelStreamInfer: decodes and
   // submits; `done` gets the answer (maybe on an execution thread).
   void infer(const inference::ModelInferRequest& request, std::shared_ptr<const void> keepalive, InferDone done) {
-    auto decoded = decode_grpc_infer_request(request, std::move(keepalive));
+    auto decoded = decode_grpc_infer_request(request, std::move(keepalive), &service_.shared_memory());
     if (!decoded.ok()) return done(decoded.status());
     service_.infer_async(std::move(*decoded), std::move(done));
   }

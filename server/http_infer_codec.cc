@@ -18,6 +18,7 @@
 #include "core/quote.h"
 #include "core/utf8.h"
 #include "runtime/model_config.h"
+#include "server/shared_memory_io.h"
 #include "server/wire_tensor.h"
 
 namespace polaris {
@@ -169,6 +170,25 @@ std::optional<int64_t> int_parameter(const JsonValue* parameters, const char* ke
   return std::nullopt;
 }
 
+// The shared-memory parameters of an input or requested output
+// (shared_memory_io.h); nullopt without shared_memory_region.
+Result<std::optional<SharedMemoryRef>> shared_memory_parameters(const JsonValue* parameters, const std::string& what) {
+  const JsonValue* region = parameters != nullptr ? member(*parameters, "shared_memory_region") : nullptr;
+  if (region == nullptr) return std::optional<SharedMemoryRef>();
+  if (!region->IsString()) return InvalidArgument(what + ": parameter 'shared_memory_region' must be a string");
+  std::optional<int64_t> numbers[2];
+  const char* keys[2] = {"shared_memory_byte_size", "shared_memory_offset"};
+  for (int i = 0; i < 2; ++i) {
+    const JsonValue* v = member(*parameters, keys[i]);
+    if (v == nullptr) continue;
+    if (!v->IsInt64())
+      return InvalidArgument(fmt::format("{}: parameter '{}' must be an integer from 0 to 2^63-1", what, keys[i]));
+    numbers[i] = v->GetInt64();
+  }
+  POLARIS_ASSIGN_OR_RETURN(SharedMemoryRef ref, shared_memory_ref(string_of(*region), numbers[0], numbers[1], what));
+  return std::optional<SharedMemoryRef>(std::move(ref));
+}
+
 // Row-major flattening of nested JSON arrays; the count is bounded by the
 // body, so this never allocates from a number on the wire. Nesting deeper
 // than `depth_left` fails: data nests at most as deep as its shape, and an
@@ -274,7 +294,7 @@ Result<Shape> shape_from_json(const JsonValue* v, const std::string& input) {
 }
 
 Status decode_inputs(const JsonValue* inputs, const std::shared_ptr<const std::string>& body,
-                     std::size_t binary_start, InferRequest& request) {
+                     std::size_t binary_start, const SharedMemoryRegistry* shared_memory, InferRequest& request) {
   if (inputs == nullptr || !inputs->IsArray() || inputs->Empty())
     return InvalidArgument("the request needs a non-empty 'inputs' array");
   std::size_t offset = binary_start;
@@ -290,7 +310,16 @@ Status decode_inputs(const JsonValue* inputs, const std::shared_ptr<const std::s
     POLARIS_ASSIGN_OR_RETURN(Shape shape, shape_from_json(member(in, "shape"), name));
     const JsonValue* params = member(in, "parameters");
     POLARIS_RETURN_IF_ERROR(check_parameters(params, "input"));
-    if (auto binary_size = int_parameter(params, "binary_data_size")) {
+    POLARIS_ASSIGN_OR_RETURN(std::optional<SharedMemoryRef> shm,
+                             shared_memory_parameters(params, "input " + in_quotes(name)));
+    if (shm) {
+      // The bytes are in a registered region: the body carries none of them.
+      if (member(in, "data") != nullptr || member(*params, "binary_data_size") != nullptr)
+        return InvalidArgument("unexpected 'data' or 'binary_data_size' provided when using shared memory for input "
+                               "tensor " + in_quotes(name));
+      POLARIS_ASSIGN_OR_RETURN(Tensor t, tensor_from_shared_memory(shared_memory, *dtype, shape, *shm, name));
+      request.inputs.push_back({name, std::move(t)});
+    } else if (auto binary_size = int_parameter(params, "binary_data_size")) {
       if (*binary_size < 0 || static_cast<std::size_t>(*binary_size) > body->size() - offset)
         return InvalidArgument(fmt::format("input {}: binary_data_size {} runs past the end of the body", in_quotes(name),
                                            *binary_size));
@@ -311,7 +340,7 @@ Status decode_inputs(const JsonValue* inputs, const std::shared_ptr<const std::s
   return Status::Ok();
 }
 
-Status decode_outputs(const JsonValue* outputs, InferRequest& request) {
+Status decode_outputs(const JsonValue* outputs, const SharedMemoryRegistry* shared_memory, InferRequest& request) {
   if (outputs == nullptr || outputs->IsNull()) return Status::Ok();
   if (!outputs->IsArray()) return InvalidArgument("'outputs' must be an array");
   for (const JsonValue& out : outputs->GetArray()) {
@@ -326,6 +355,14 @@ Status decode_outputs(const JsonValue* outputs, InferRequest& request) {
     if (auto k = int_parameter(params, "classification")) {
       if (*k < 1) return InvalidArgument("output " + in_quotes(r.name) + ": classification must be at least 1");
       r.classification = static_cast<uint32_t>(std::min<int64_t>(*k, 1 << 20));
+    }
+    POLARIS_ASSIGN_OR_RETURN(std::optional<SharedMemoryRef> shm,
+                             shared_memory_parameters(params, "output " + in_quotes(r.name)));
+    if (shm) {
+      if (r.classification > 0)
+        return InvalidArgument("output " + in_quotes(r.name) +
+                               ": output can't set both 'shared_memory_region' and 'classification'");
+      POLARIS_ASSIGN_OR_RETURN(r.shared_memory, output_window(shared_memory, *shm, r.name));
     }
     request.outputs.push_back(std::move(r));
   }
@@ -389,7 +426,8 @@ void write_tensor_data(JsonWriter& w, const Tensor& t) {
 }  // namespace
 
 Result<InferRequest> decode_infer_request(std::shared_ptr<const std::string> body,
-                                          std::optional<std::size_t> json_length) {
+                                          std::optional<std::size_t> json_length,
+                                          const SharedMemoryRegistry* shared_memory) {
   const std::size_t header_size = json_length.value_or(body->size());
   if (header_size > body->size())
     return InvalidArgument(fmt::format("Inference-Header-Content-Length {} is larger than the body ({} bytes)",
@@ -429,8 +467,8 @@ Result<InferRequest> decode_infer_request(std::shared_ptr<const std::string> bod
   }
   POLARIS_ASSIGN_OR_RETURN(request.parameters, parameters_from_json(member(header, "parameters"), "request"));
   request.binary_outputs = bool_parameter(request.parameters, "binary_data_output");
-  POLARIS_RETURN_IF_ERROR(decode_inputs(member(header, "inputs"), body, header_size, request));
-  POLARIS_RETURN_IF_ERROR(decode_outputs(member(header, "outputs"), request));
+  POLARIS_RETURN_IF_ERROR(decode_inputs(member(header, "inputs"), body, header_size, shared_memory, request));
+  POLARIS_RETURN_IF_ERROR(decode_outputs(member(header, "outputs"), shared_memory, request));
   return request;
 }
 
@@ -483,7 +521,13 @@ EncodedInferResponse encode_infer_response(const InferResponse& response) {
     for (int64_t d : out.tensor.shape().dims()) w.Int64(d);
     w.EndArray();
     const bool must_be_binary = out.tensor.dtype() == DataType::kFp16 || out.tensor.dtype() == DataType::kBf16;
-    if (out.binary || must_be_binary) {
+    if (out.shared_memory) {
+      // Already written to the client's region: name, datatype and shape
+      // only, as Triton answers (tritonclient reads the bytes with
+      // shared_memory.get_contents_as_numpy). No "parameters" either:
+      // Triton's C++ HTTP client (perf_analyzer's) takes an output's
+      // parameters to hold binary_data_size and fails without it.
+    } else if (out.binary || must_be_binary) {
       w.Key("parameters");
       w.StartObject();
       w.Key("binary_data_size");

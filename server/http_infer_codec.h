@@ -22,9 +22,12 @@
 namespace polaris {
 
 // A JSON body (json_length empty, or the whole body) or the binary
-// extension (json_length = Inference-Header-Content-Length > 0).
+// extension (json_length = Inference-Header-Content-Length > 0). Inputs and
+// outputs may name system shared memory windows (shared_memory_io.h) when
+// `shared_memory` is given; without it such a request is refused.
 Result<InferRequest> decode_infer_request(std::shared_ptr<const std::string> body,
-                                          std::optional<std::size_t> json_length);
+                                          std::optional<std::size_t> json_length,
+                                          const SharedMemoryRegistry* shared_memory = nullptr);
 
 // Inference-Header-Content-Length: 0: the body is the raw bytes of the
 // model's single input, batch 1 when the model batches; every output is
@@ -40,7 +43,8 @@ struct EncodedInferResponse {
   std::optional<std::size_t> json_length;
 };
 
-// FP16 and BF16 outputs always go binary: JSON cannot carry them.
+// FP16 and BF16 outputs always go binary: JSON cannot carry them. Outputs
+// written to shared memory carry their name, datatype and shape only.
 EncodedInferResponse encode_infer_response(const InferResponse& response);
 
 }  // namespace polaris

@@ -16,6 +16,7 @@
 #include "runtime/model_repository.h"
 #include "server/compression.h"
 #include "server/http_infer_codec.h"
+#include "server/shared_memory_routes.h"
 
 namespace polaris {
 
@@ -264,11 +265,13 @@ void KServeHttpRoutes::handle(HttpRequest&& request, HttpRespond respond, const 
 }
 
 void KServeHttpRoutes::finish(Call& call, HttpResponse response) {
-  // Only infer answers are compressed, as Triton does: aiohttp-based
-  // clients (tritonclient.http.aio) cannot read other replies compressed.
-  if (!infer_model(call.request, call.parts).empty()) compress_for(call.request, response);
-  if (response.result() == http::status::ok && !infer_model(call.request, call.parts).empty())
+  // Only successful infer answers are compressed, as Triton does: aiohttp-
+  // based clients (tritonclient.http.aio) cannot read other replies, error
+  // answers of infer included, compressed.
+  if (response.result() == http::status::ok && !infer_model(call.request, call.parts).empty()) {
+    compress_for(call.request, response);
     record_duration(call.parts, std::chrono::steady_clock::now() - call.start);
+  }
   call.respond(std::move(response));
 }
 
@@ -319,6 +322,17 @@ HttpResponse KServeHttpRoutes::route(const HttpRequest& request, const std::vect
     }
   }
   if (parts[1] == "models") return model_route(request, parts);
+  if (parts[1] == "systemsharedmemory" || parts[1] == "cudasharedmemory") {
+    // Inference access, as infer itself (access_for): a region is only
+    // useful to infer requests, and Triton leaves these open.
+    std::string body;
+    if (post) {
+      auto decoded = request_body(request, max_body_bytes_);
+      if (!decoded.ok()) return make_error(request, decoded.status());
+      body = **decoded;
+    }
+    return shared_memory_route(service_.shared_memory(), request, parts, body);
+  }
   return make_error(request, NotFound("no such endpoint: " + std::string(request.target())));
 }
 
@@ -399,14 +413,15 @@ void KServeHttpRoutes::infer(std::shared_ptr<Call> call) {
     if (!config.ok()) return fail(config.status());
     decoded = decode_raw_infer_request(*body, *config);
   } else {
-    decoded = decode_infer_request(*body, *json_length);
+    decoded = decode_infer_request(*body, *json_length, &service_.shared_memory());
   }
   if (!decoded.ok()) return fail(decoded.status());
   decoded->model_name = model;
   decoded->model_version = *version;
   decoded->run_inline = call->on_io_thread;
 
-  // The decoded tensors view into *body: the callback keeps it alive.
+  // The decoded tensors view into *body (or hold the shared memory regions
+  // they view): the callback keeps the body alive.
   service_.infer_async(std::move(*decoded), [this, call, body = *body](Result<InferResponse> result) {
     if (!result.ok()) return finish(*call, make_error(call->request, result.status()));
     EncodedInferResponse encoded = encode_infer_response(*result);

@@ -6,11 +6,13 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
 
 #include "core/tensor.h"
+#include "server/shared_memory_registry.h"
 
 namespace polaris {
 
@@ -23,6 +25,10 @@ struct RequestedOutput {
   std::string name;
   bool binary = false;          // HTTP: answer in the binary extension
   uint32_t classification = 0;  // > 0: the classification extension's top-k
+  // Set when the output goes to system shared memory (shared_memory_region
+  // and friends): the service writes its bytes there, the response carries
+  // its metadata only.
+  std::optional<SharedMemoryWindow> shared_memory = std::nullopt;
 };
 
 struct InferRequest {
@@ -40,6 +46,9 @@ struct InferOutput {
   std::string name;
   Tensor tensor;
   bool binary = false;
+  // Set when the bytes were written to this shared memory window: the
+  // encoders send name, datatype and shape, no data (as Triton).
+  std::optional<SharedMemoryWindow> shared_memory = std::nullopt;
 };
 
 struct InferResponse {

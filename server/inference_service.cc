@@ -18,6 +18,7 @@
 #include "runtime/model_repository.h"
 #include "runtime/request_validation.h"
 #include "runtime/triton_messages.h"
+#include "server/shared_memory_io.h"
 
 namespace polaris {
 
@@ -27,10 +28,10 @@ namespace {
 
 // The extensions Polaris implements, as the server metadata lists them
 // (perf_analyzer fetches statistics only when "statistics" is listed).
-// Only what is served: no shared memory.
+// Only what is served: system shared memory, not CUDA shared memory.
 const std::vector<std::string> kExtensions = {"classification", "model_repository", "schedule_policy",
                                               "model_configuration", "binary_tensor_data", "parameters",
-                                              "statistics", "sequence"};
+                                              "statistics", "sequence", "system_shared_memory"};
 
 std::vector<int64_t> metadata_shape(const google::protobuf::RepeatedField<int64_t>& dims, int max_batch_size) {
   std::vector<int64_t> shape;
@@ -102,7 +103,9 @@ Result<int64_t> parse_model_version(std::string_view text) {
 }
 
 ServerMetadataView InferenceService::server_metadata() const {
-  return {"polaris", build_info::kPolarisVersion, kExtensions};
+  ServerMetadataView view{"polaris", build_info::kPolarisVersion, kExtensions};
+  if (!shared_memory_.enabled()) std::erase(view.extensions, "system_shared_memory");
+  return view;
 }
 
 Result<ModelMetadataView> InferenceService::model_metadata(std::string_view name, int64_t version) {
@@ -204,6 +207,10 @@ Result<std::optional<LoadOverride>> load_override(std::string_view name, const s
 }  // namespace
 
 Status InferenceService::load_model(std::string_view name, const std::vector<LoadParameter>& parameters) {
+  return triton::load_request_failed(name, load_model_as_asked(name, parameters));
+}
+
+Status InferenceService::load_model_as_asked(std::string_view name, const std::vector<LoadParameter>& parameters) {
   POLARIS_ASSIGN_OR_RETURN(std::optional<LoadOverride> override, load_override(name, parameters));
   if (!override) return manager_.load(name);
   const std::shared_ptr<const OverrideFiles> files = override->files;
@@ -290,6 +297,11 @@ Result<InferResponse> make_response(const InferCall& call, NamedTensors outputs)
         const auto labels = labels_for(config, out.name, call.handle.metadata().path);
         POLARIS_ASSIGN_OR_RETURN(result.tensor, classify(result.tensor, asked->classification,
                                                          config.max_batch_size() > 0, labels, out.name));
+      }
+      if (asked->shared_memory) {
+        // The response then carries the output's metadata only.
+        POLARIS_RETURN_IF_ERROR(write_to_shared_memory(result.tensor, *asked->shared_memory, out.name));
+        result.shared_memory = asked->shared_memory;
       }
     }
     response.outputs.push_back(std::move(result));

@@ -16,6 +16,7 @@
 #include "proto/model_config.pb.h"
 #include "runtime/model_manager.h"
 #include "server/infer_types.h"
+#include "server/shared_memory_registry.h"
 
 namespace polaris {
 
@@ -86,7 +87,8 @@ class InferenceService {
   // in the repository can be loaded too (docs/server.md, "Loading with a
   // config and files"). InvalidArgument for unknown keys, wrong value
   // types, files without a config, a malformed config (protobuf's message)
-  // or one naming another model, and unsafe file keys.
+  // or one naming another model, and unsafe file keys. Every failure says
+  // "failed to load 'M'" (Triton's words).
   Status load_model(std::string_view name, const std::vector<LoadParameter>& parameters = {});
   Status unload_model(std::string_view name) { return manager_.unload(name); }
 
@@ -102,10 +104,17 @@ class InferenceService {
   Result<InferResponse> infer(const InferRequest& request);
 
   ModelManager& manager() { return manager_; }
+  // The system shared memory regions clients registered (Triton's
+  // systemsharedmemory extension), shared by both frontends. Outputs that
+  // requests ask for in shared memory (RequestedOutput::shared_memory) are
+  // written there by infer_async once the model ran.
+  SharedMemoryRegistry& shared_memory() { return shared_memory_; }
 
  private:
+  Status load_model_as_asked(std::string_view name, const std::vector<LoadParameter>& parameters);
   ModelManager& manager_;
   std::atomic<bool> ready_{true};
+  SharedMemoryRegistry shared_memory_;
 };
 
 }  // namespace polaris

@@ -2,7 +2,8 @@
 //
 // Loads TorchScript archives (torch.jit.script / torch.jit.trace, then
 // .save) with torch::jit::load, picks the device, freezes and optimizes the
-// module, and describes it (see torch_metadata.cc); TorchModel runs it.
+// module, and describes it (see torch_metadata.cc; input and output types
+// without a spec: torch_input_inference.h); TorchModel runs it.
 // Thread-safety: TorchBackend is immutable after creation; load() may run
 // concurrently (measured memory is then approximate, see load()).
 #include <ATen/Parallel.h>
@@ -12,11 +13,13 @@
 #include <torch/version.h>
 
 #include <algorithm>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <thread>
 
+#include "backends/torch/torch_input_inference.h"
 #include "backends/torch/torch_model.h"
 #include "backends/torch/torch_spec.h"
 #include "core/process_memory.h"
@@ -202,7 +205,19 @@ class TorchBackend final : public Backend {
     POLARIS_ASSIGN_OR_RETURN(std::vector<ArgInfo> args, describe_forward(module, &schema));
     if (Status s = describe_tensors(module, spec.inputs, spec.outputs, args, md); !s.ok())
       return s.with_context("'" + path + "'" + (spec.source.empty() ? "" : " with the spec from " + spec.source));
-    const ParameterStats stats = parameter_stats(module);  // before freezing turns parameters into constants
+    auto graph = inlined_forward(module);
+    // Before freezing turns parameters into constants; an archive saved
+    // frozen has only constants left, which are then its weights.
+    ParameterStats stats = parameter_stats(module);
+    if (stats.parameter_count == 0) {
+      const ParameterStats constants = constant_stats(*graph);
+      stats.parameter_count = constants.parameter_count;
+      stats.parameter_bytes = constants.parameter_bytes;
+      if (constants.parameter_count > 0)
+        md.extra_info["parameter_source"] = "tensor constants (the archive was saved frozen)";
+    }
+    TensorSources sources = infer_inputs_from_graph(module, *graph, args, spec.source, md);
+    graph.reset();  // the analysis copy; freezing below must not keep the unfrozen graph alive
 
     auto& info = md.extra_info;
     info["schema"] = schema;
@@ -220,12 +235,26 @@ class TorchBackend final : public Backend {
       info["provider_fallback"] = joined + "; using " + device.str();
     }
     optimize(module, options.optimization_level, info);
+    const bool graph_optimize = options.optimization_level != OptimizationLevel::kDisable;
+    // On a thread of its own: what a run leaves per thread (libtorch's
+    // thread-local pools and teams) ends with it instead of staying on the
+    // loading thread, outside the server's thread budget (docs/scheduling.md,
+    // "Threads"; tests/python/test_thread_budget.py).
+    std::exception_ptr probe_error;
+    std::thread probe([&] {
+      try {
+        probe_tensors(module, device, graph_optimize, args, spec.outputs, sources, md);
+      } catch (...) {
+        probe_error = std::current_exception();
+      }
+    });
+    probe.join();
+    if (probe_error) std::rethrow_exception(probe_error);
 
     release_free_memory();  // the unfrozen copy's pages, so the RSS delta is the model's
     const uint64_t rss_after = process_rss_bytes();
     md.measured_memory_bytes = std::max({rss_after > rss_before ? rss_after - rss_before : 0,
                                          stats.parameter_bytes + stats.buffer_bytes, file_size});
-    const bool graph_optimize = options.optimization_level != OptimizationLevel::kDisable;
     return std::unique_ptr<Model>(
         new TorchModel(std::move(module), device, std::move(args), std::move(md), spec.outputs, graph_optimize));
   }

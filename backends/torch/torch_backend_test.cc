@@ -397,6 +397,139 @@ TEST_F(TorchBackendTest, ConcurrentRunsAndMetadataReads) {
   EXPECT_EQ(wrong.load(), 0);
 }
 
+// A generated model from scripts/make-models (build/models), or "" with a
+// skip reason when that folder has not been generated.
+std::string generated_model(const std::string& relative) {
+  const std::string file = std::string(POLARIS_MODELS_DIR) + "/" + relative;
+  return fs::exists(file) ? file : "";
+}
+
+std::string info_or_empty(const ModelMetadata& md, const std::string& key) {
+  auto it = md.extra_info.find(key);
+  return it == md.extra_info.end() ? "" : it->second;
+}
+
+TEST_F(TorchBackendTest, DigitsReportsItsTensorsWithoutASpec) {
+  // scripts/make-models traces and freezes the digits MLP (64 -> 64 -> 10)
+  // and writes no sidecar: what is known comes from the graph and a probe.
+  const std::string file = generated_model("digits/digits.pt");
+  if (file.empty()) GTEST_SKIP() << "digits/digits.pt is not generated (scripts/make-models)";
+  auto loaded = registry_->load(file, {});
+  ASSERT_TRUE(loaded.ok()) << loaded.status().to_string();
+  const ModelMetadata& md = (*loaded)->metadata();
+  ASSERT_EQ(md.inputs.size(), 1u);
+  EXPECT_EQ(md.inputs[0].name, "input");
+  EXPECT_EQ(md.inputs[0].dtype, DataType::kFp32);
+  EXPECT_EQ(md.inputs[0].shape, (Shape{-1, 64}));  // linear's in_features; the batch stays dynamic
+  EXPECT_EQ(info_or_empty(md, "input_shape_source"), "graph");
+  EXPECT_TRUE(Contains(info_or_empty(md, "input_shape_inference"), "aten::linear"));
+  ASSERT_EQ(md.outputs.size(), 1u);
+  EXPECT_EQ(md.outputs[0].name, "output__0");
+  EXPECT_EQ(md.outputs[0].dtype, DataType::kFp32);
+  EXPECT_EQ(md.outputs[0].shape, (Shape{-1, 10}));
+  EXPECT_TRUE(Contains(info_or_empty(md, "output_shape_source"), "probe"));
+  // Frozen before it was saved: the weights are graph constants, counted.
+  EXPECT_EQ(info_or_empty(md, "parameter_count"), std::to_string(64 * 64 + 64 + 64 * 10 + 10));
+  EXPECT_EQ(info_or_empty(md, "parameter_bytes"), std::to_string((64 * 64 + 64 + 64 * 10 + 10) * 4));
+  EXPECT_TRUE(Contains(info_or_empty(md, "parameter_source"), "frozen"));
+  // A request built from the metadata alone runs.
+  auto out = run_ok(**loaded, {{"input", f32({2, 64}, std::vector<float>(128, 1.0f))}});
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].tensor.shape(), (Shape{2, 10}));
+}
+
+TEST_F(TorchBackendTest, MobileNetV2ReportsAnImageInputIfPresent) {
+  const std::string file = generated_model("vision/mobilenetv2.pt");
+  if (file.empty()) GTEST_SKIP() << "vision/mobilenetv2.pt is not generated (scripts/make-models)";
+  auto loaded = registry_->load(file, {});
+  ASSERT_TRUE(loaded.ok()) << loaded.status().to_string();
+  const ModelMetadata& md = (*loaded)->metadata();
+  ASSERT_EQ(md.inputs.size(), 1u);
+  EXPECT_EQ(md.inputs[0].dtype, DataType::kFp32);
+  EXPECT_EQ(md.inputs[0].shape, (Shape{-1, 3, -1, -1}));  // a convolution's weight fixes rank and channels only
+  EXPECT_EQ(info_or_empty(md, "input_shape_source"), "graph");
+  ASSERT_EQ(md.outputs.size(), 1u);
+  EXPECT_EQ(md.outputs[0].dtype, DataType::kFp32);
+  EXPECT_EQ(md.outputs[0].shape, (Shape{-1, 1000}));  // the same at two image sizes
+  EXPECT_GT(std::stoull(info_or_empty(md, "parameter_count")), 3000000u);  // MobileNetV2: 3.5 M
+}
+
+TEST_F(TorchBackendTest, EfficientNetLite0IsProbedIfPresent) {
+  // Its first op is a traced "same" padding, which the graph walk does not
+  // follow; only [1,3,224,224] of the probe's shapes runs.
+  const std::string file = generated_model("efficientnet_lite0/efficientnet_lite0.pt");
+  if (file.empty()) GTEST_SKIP() << "efficientnet_lite0.pt is not generated (scripts/make-models)";
+  auto loaded = registry_->load(file, {});
+  ASSERT_TRUE(loaded.ok()) << loaded.status().to_string();
+  const ModelMetadata& md = (*loaded)->metadata();
+  ASSERT_EQ(md.inputs.size(), 1u);
+  EXPECT_EQ(md.inputs[0].dtype, DataType::kFp32);
+  EXPECT_EQ(md.inputs[0].shape, (Shape{-1, 3, 224, 224}));
+  EXPECT_EQ(info_or_empty(md, "input_shape_source"), "probe");
+  ASSERT_EQ(md.outputs.size(), 1u);
+  EXPECT_EQ(md.outputs[0].shape, (Shape{-1, 1000}));
+}
+
+TEST_F(TorchBackendTest, GroupedConvolutionChannelsComeFromTheWeight) {
+  auto model = load("grouped_conv.pt");  // scripted, so the weight is a module attribute until frozen
+  ASSERT_NE(model, nullptr);
+  const ModelMetadata& md = model->metadata();
+  ASSERT_EQ(md.inputs.size(), 1u);
+  EXPECT_EQ(md.inputs[0].dtype, DataType::kFp32);
+  EXPECT_EQ(md.inputs[0].shape, (Shape{-1, 4, -1, -1}));
+  EXPECT_EQ(info_or_empty(md, "input_shape_source"), "graph");
+  EXPECT_TRUE(Contains(info_or_empty(md, "input_shape_inference"), "groups 2"));
+  ASSERT_EQ(md.outputs.size(), 1u);
+  EXPECT_EQ(md.outputs[0].shape, (Shape{-1, 6}));
+  EXPECT_EQ(info_or_empty(md, "parameter_count"), std::to_string(6 * 2 * 3 * 3 + 6));  // counted before freezing
+  EXPECT_EQ(info_or_empty(md, "frozen"), "true");
+}
+
+TEST_F(TorchBackendTest, InputsTheGraphCannotTellAreProbed) {
+  auto probed = load("probe_only.pt");  // linear with a weight made at run time: only [1, 16] runs
+  ASSERT_NE(probed, nullptr);
+  EXPECT_EQ(probed->metadata().inputs[0].dtype, DataType::kFp32);
+  EXPECT_EQ(probed->metadata().inputs[0].shape, (Shape{-1, 16}));
+  EXPECT_EQ(info_or_empty(probed->metadata(), "input_shape_source"), "probe");
+  EXPECT_EQ(probed->metadata().outputs[0].shape, (Shape{-1, 2}));
+
+  // Element-wise: every candidate shape runs, so nothing is claimed and the
+  // first request tells (AddRunsAndMetadataIsLearnedFromTheFirstRun).
+  auto add = load("add.pt");
+  ASSERT_NE(add, nullptr);
+  EXPECT_EQ(add->metadata().inputs[0].dtype, DataType::kInvalid);
+  EXPECT_EQ(info_or_empty(add->metadata(), "input_shape_source"), "unknown");
+  EXPECT_TRUE(Contains(info_or_empty(add->metadata(), "input_shape_inference"), "not fixed"));
+
+  // forward() changes module state: never probed, so its first request sees the first count.
+  auto counter = load("counter.pt");
+  ASSERT_NE(counter, nullptr);
+  EXPECT_TRUE(Contains(info_or_empty(counter->metadata(), "input_shape_inference"), "not probed"));
+}
+
+TEST_F(TorchBackendTest, SpecSourcesAreRecorded) {
+  auto sidecar = load("add_sidecar.torchscript");
+  ASSERT_NE(sidecar, nullptr);
+  EXPECT_EQ(info_or_empty(sidecar->metadata(), "input_shape_source"), "sidecar");
+  EXPECT_EQ(info_or_empty(sidecar->metadata(), "output_shape_source"), "sidecar");
+  LoadOptions options;
+  options.parameters["inputs"] =
+      R"([{"name":"a","datatype":"FP32","shape":[-1,3]},{"name":"b","datatype":"FP32","shape":[-1,3]}])";
+  auto configured = load("add.pt", options);
+  ASSERT_NE(configured, nullptr);
+  const ModelMetadata& md = configured->metadata();
+  EXPECT_EQ(info_or_empty(md, "input_shape_source"), "config");
+  // Known inputs: one run names the outputs before any request.
+  ASSERT_EQ(md.outputs.size(), 1u);
+  EXPECT_EQ(md.outputs[0].dtype, DataType::kFp32);
+  EXPECT_EQ(md.outputs[0].shape, (Shape{-1, 3}));
+  // The linear test model's parameters are counted before freezing folds them.
+  auto linear = load("linear.pt");
+  ASSERT_NE(linear, nullptr);
+  EXPECT_EQ(linear->metadata().inputs[0].shape, (Shape{-1, 4}));
+  EXPECT_EQ(info_or_empty(linear->metadata(), "input_shape_source"), "graph");
+}
+
 TEST_F(TorchBackendTest, SileroVadIfPresent) {
   const std::string file = std::string(POLARIS_MODELS_DIR) + "/silero_vad/silero_vad.jit";
   if (!fs::exists(file)) GTEST_SKIP() << file << " is not there (scripts/make-models writes it)";

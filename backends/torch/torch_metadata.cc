@@ -1,6 +1,11 @@
 // What a TorchScript module says about itself: forward()'s schema gives the
 // input names (and scalar argument types); the archive records no dtypes or
-// shapes, so those come from the user's spec or from the first run.
+// shapes, so those come from the user's spec, from inference at load
+// (torch_input_inference.h) or from the first run.
+#include <torch/csrc/jit/ir/constants.h>
+#include <torch/csrc/jit/passes/inliner.h>
+
+#include <set>
 #include <sstream>
 
 #include "backends/torch/torch_model.h"
@@ -162,6 +167,35 @@ ParameterStats parameter_stats(const torch::jit::Module& module) {
     stats.parameter_bytes += static_cast<uint64_t>(p.nbytes());
   }
   for (const at::Tensor& b : module.buffers(/*recurse=*/true)) stats.buffer_bytes += static_cast<uint64_t>(b.nbytes());
+  return stats;
+}
+
+std::shared_ptr<torch::jit::Graph> inlined_forward(const torch::jit::Module& module) {
+  auto graph = module.get_method("forward").graph()->copy();
+  torch::jit::Inline(*graph);
+  return graph;
+}
+
+namespace {
+void add_constants(const torch::jit::Block* block, std::set<const void*>& seen, ParameterStats& stats) {
+  for (const torch::jit::Node* node : block->nodes()) {
+    for (const torch::jit::Block* inner : node->blocks()) add_constants(inner, seen, stats);
+    if (node->kind() != c10::prim::Constant || !node->output()->type()->cast<c10::TensorType>()) continue;
+    const auto value = torch::jit::toIValue(node->output());
+    if (!value || !value->isTensor()) continue;
+    const at::Tensor& t = value->toTensor();
+    if (!t.defined() || t.dim() == 0 || !c10::isFloatingType(t.scalar_type())) continue;
+    if (t.layout() == at::kStrided && !seen.insert(t.storage().data()).second) continue;
+    stats.parameter_count += static_cast<uint64_t>(t.numel());
+    stats.parameter_bytes += static_cast<uint64_t>(t.numel()) * t.element_size();
+  }
+}
+}  // namespace
+
+ParameterStats constant_stats(const torch::jit::Graph& graph) {
+  ParameterStats stats;
+  std::set<const void*> seen;
+  add_constants(graph.block(), seen, stats);
   return stats;
 }
 

@@ -71,6 +71,28 @@ Result<at::Tensor> as_tensor(const c10::IValue& value, const std::string& name) 
 
 }  // namespace
 
+Result<NamedOutputs> name_outputs(const c10::IValue& result, const std::vector<TensorInfo>& declared_outputs) {
+  NamedOutputs out;
+  auto add = [&](const c10::IValue& value, std::string name) -> Status {
+    POLARIS_ASSIGN_OR_RETURN(at::Tensor t, as_tensor(value, name));
+    out.emplace_back(std::move(name), std::move(t));
+    return Status::Ok();
+  };
+  if (result.isTuple() || result.isList()) {
+    const auto elements = result.isTuple() ? result.toTupleRef().elements().vec() : result.toListRef().vec();
+    for (std::size_t i = 0; i < elements.size(); ++i)
+      POLARIS_RETURN_IF_ERROR(add(elements[i], positional_output_name(i, declared_outputs)));
+  } else if (result.isGenericDict()) {
+    for (const auto& entry : result.toGenericDict()) {  // insertion order
+      if (!entry.key().isString()) return Unimplemented("forward() returned a dict whose keys are not strings");
+      POLARIS_RETURN_IF_ERROR(add(entry.value(), entry.key().toStringRef()));
+    }
+  } else {
+    POLARIS_RETURN_IF_ERROR(add(result, positional_output_name(0, declared_outputs)));
+  }
+  return out;
+}
+
 TorchModel::TorchModel(torch::jit::Module module, c10::Device device, std::vector<ArgInfo> args,
                        ModelMetadata metadata, std::vector<TensorInfo> declared_outputs, bool graph_optimize)
     : device_(device),
@@ -123,28 +145,6 @@ Result<torch::jit::Kwargs> TorchModel::to_arguments(const NamedTensors& inputs, 
   return kwargs;
 }
 
-Result<TorchModel::NamedOutputs> TorchModel::name_outputs(const c10::IValue& result) const {
-  NamedOutputs out;
-  auto add = [&](const c10::IValue& value, std::string name) -> Status {
-    POLARIS_ASSIGN_OR_RETURN(at::Tensor t, as_tensor(value, name));
-    out.emplace_back(std::move(name), std::move(t));
-    return Status::Ok();
-  };
-  if (result.isTuple() || result.isList()) {
-    const auto elements = result.isTuple() ? result.toTupleRef().elements().vec() : result.toListRef().vec();
-    for (std::size_t i = 0; i < elements.size(); ++i)
-      POLARIS_RETURN_IF_ERROR(add(elements[i], positional_output_name(i, declared_outputs_)));
-  } else if (result.isGenericDict()) {
-    for (const auto& entry : result.toGenericDict()) {  // insertion order
-      if (!entry.key().isString()) return Unimplemented("forward() returned a dict whose keys are not strings");
-      POLARIS_RETURN_IF_ERROR(add(entry.value(), entry.key().toStringRef()));
-    }
-  } else {
-    POLARIS_RETURN_IF_ERROR(add(result, positional_output_name(0, declared_outputs_)));
-  }
-  return out;
-}
-
 Result<NamedTensors> TorchModel::run(const NamedTensors& inputs, const std::vector<std::string>& requested_outputs) {
   std::lock_guard lock(run_mu_);
   try {
@@ -172,7 +172,7 @@ Result<NamedTensors> TorchModel::run(const NamedTensors& inputs, const std::vect
         if (message.find("CUDA error") != std::string::npos) return Internal("the model failed: " + message);
         return InvalidArgument("the model rejected its inputs: " + message);
       }
-      POLARIS_ASSIGN_OR_RETURN(named, name_outputs(result));
+      POLARIS_ASSIGN_OR_RETURN(named, name_outputs(result, declared_outputs_));
     }  // kwargs and result released: only `named` and `keep` hold tensors now
     for (auto& [name, t] : named) {
       if (t.layout() != at::kStrided) t = t.to_dense();  // MKLDNN or sparse results

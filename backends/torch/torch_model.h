@@ -58,11 +58,23 @@ struct ParameterStats {
   uint64_t buffer_bytes = 0;
 };
 ParameterStats parameter_stats(const torch::jit::Module& module);
+// forward()'s graph with every submodule call inlined, so one walk sees every
+// op; a copy, the module is untouched.
+std::shared_ptr<torch::jit::Graph> inlined_forward(const torch::jit::Module& module);
+// The same counts for an archive saved frozen (torch.jit.freeze before
+// save, as scripts/make-models does): it has no parameters left, its weights
+// are the graph's tensor constants. Floating-point constants of rank >= 1
+// count (0-dim ones are scalars such as a traced `x / 16.0`); shared storage
+// counts once.
+ParameterStats constant_stats(const torch::jit::Graph& graph);
 // A copy of `metadata` whose unknown dtypes and shapes are filled from one
 // successful run. Dim 0 of observed tensors is reported as -1: it is taken
 // to be the batch dimension, which varies between requests.
 ModelMetadata with_observed(const ModelMetadata& metadata, const NamedTensors& inputs,
                             const std::vector<std::pair<std::string, at::Tensor>>& outputs);
+// forward()'s result as named outputs (see positional_output_name).
+using NamedOutputs = std::vector<std::pair<std::string, at::Tensor>>;
+Result<NamedOutputs> name_outputs(const c10::IValue& result, const std::vector<TensorInfo>& declared_outputs);
 // The engine's message for an exception (no C++ backtrace), one line.
 std::string engine_message(const std::exception& e);
 
@@ -74,9 +86,7 @@ class TorchModel final : public Model {
   Result<NamedTensors> run(const NamedTensors& inputs, const std::vector<std::string>& requested_outputs) override;
 
  private:
-  using NamedOutputs = std::vector<std::pair<std::string, at::Tensor>>;
   Result<torch::jit::Kwargs> to_arguments(const NamedTensors& inputs, std::vector<at::Tensor>& keep) const;
-  Result<NamedOutputs> name_outputs(const c10::IValue& result) const;
 
   const c10::Device device_;
   const std::vector<ArgInfo> args_;

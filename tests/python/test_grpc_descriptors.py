@@ -18,11 +18,14 @@ from google.protobuf import descriptor_pb2
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 PROTO_DIR = ROOT / "proto"
 
-# The RPCs Polaris serves (Triton's shared-memory, trace and log RPCs are not).
+# The RPCs Polaris serves (Triton's trace and log RPCs are not; the CUDA shared-memory ones
+# answer as a server without CUDA).
 SERVED_METHODS = {
     "ServerLive", "ServerReady", "ModelReady", "ServerMetadata", "ModelMetadata", "ModelInfer",
     "ModelStreamInfer", "ModelConfig", "ModelStatistics", "RepositoryIndex", "RepositoryModelLoad",
-    "RepositoryModelUnload",
+    "RepositoryModelUnload", "SystemSharedMemoryStatus", "SystemSharedMemoryRegister",
+    "SystemSharedMemoryUnregister", "CudaSharedMemoryStatus", "CudaSharedMemoryRegister",
+    "CudaSharedMemoryUnregister",
 }
 # Triton fields of service messages that Polaris leaves out (numbers reserved).
 OMITTED_SERVICE_FIELDS = {

@@ -67,6 +67,10 @@ def test_ten_models_share_one_thread_budget(polaris_bin, models, tmp_path):
         final = thread_names(server.proc.pid)
         limit = thread_limit(cores)
         print(f"threads: peak {peak}, after {len(final)}, limit {limit} (cores {cores}): {sorted(final)}")
-        assert max(peak, len(final)) <= limit, sorted(final)
+        # Steady state within the budget; while a TorchScript model without a spec loads, its
+        # probe runs on a thread of its own (+1, and its OpenMP team: cores - 1), one load at
+        # a time, gone when the load ends.
+        assert len(final) <= limit, sorted(final)
+        assert peak <= limit + cores, (peak, sorted(final))
     finally:
         assert server.stop() == 0, server.output()

@@ -110,6 +110,10 @@ def test_only_infer_replies_are_compressed(server):
     status, headers, payload = raw_get(server, "POST", "/v2/models/simple/infer", body, gz)
     assert status == 200 and headers.get("Content-Encoding") == "gzip"
     assert json.loads(gzip.decompress(payload))["outputs"][0]["data"] == [2 * i for i in range(16)]
+    # An infer's error answer is not compressed either (Triton's example aio client reads it).
+    status, headers, payload = raw_get(server, "POST", "/v2/models/no_such_model/infer", body, gz)
+    assert status == 404 and "Content-Encoding" not in headers
+    assert "Request for unknown model: 'no_such_model' is not found" in json.loads(payload)["error"]
 
 
 def test_the_aiohttp_client_reads_every_reply(server):

@@ -64,6 +64,21 @@ class Counter(nn.Module):
         return x + self.calls
 
 
+class ProbeOnly(nn.Module):
+    # Its weight is built at run time, so the graph holds nothing to read the
+    # input's size from: only a probe (float32 [1, 16]) finds it.
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.nn.functional.linear(x, torch.ones(2, 16))
+
+
+def grouped_conv() -> nn.Module:
+    # Unfrozen (weights are attributes) and grouped: the input has
+    # weight.size(1) * groups = 2 * 2 = 4 channels.
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(4, 6, 3, padding=1, groups=2), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten()).eval()
+
+
 def linear() -> nn.Module:
     m = nn.Linear(4, 2)
     with torch.no_grad():
@@ -79,7 +94,7 @@ def main() -> None:
         "add.pt": Add(), "sum_diff.pt": SumDiff(), "pieces.pt": Pieces(), "named.pt": Named(),
         "scaled.pt": Scaled(), "echo.pt": Echo(), "counter.pt": Counter(), "linear.pt": linear(),
         "add_sidecar.torchscript": Add(), "add_dotjson.jit": Add(), "labels.pt": Add(),
-        "bad_sidecar.pt": Add(),
+        "bad_sidecar.pt": Add(), "probe_only.pt": ProbeOnly(), "grouped_conv.pt": grouped_conv(),
     }
     for name, module in scripted.items():
         torch.jit.script(module.eval()).save(os.path.join(out, name))
