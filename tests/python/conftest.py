@@ -68,6 +68,14 @@ def free_port():
         return s.getsockname()[1]
 
 
+def simple_tensors(dims="[16]"):
+    """The config tensors of Triton's `simple` (tiny/simple.onnx): INT32 INPUT0, INPUT1 ->
+    OUTPUT0 (sum), OUTPUT1 (difference), each with `dims`."""
+    return "".join(f'{kind} {{ name: "{name}" data_type: TYPE_INT32 dims: {dims} }}\n'
+                   for kind, name in [("input", "INPUT0"), ("input", "INPUT1"), ("output", "OUTPUT0"),
+                                      ("output", "OUTPUT1")])
+
+
 def make_repository(root, models):
     """A Triton-layout repository of the generated models: every tiny ONNX
     model, the TorchScript twins as <name>_pt, and the default set, with a
@@ -89,10 +97,7 @@ def make_repository(root, models):
     # Triton's "simple" without batching (max_batch_size 0, fixed dims).
     (repo / "simple_fixed" / "1").mkdir(parents=True)
     (repo / "simple_fixed" / "1" / "model.onnx").symlink_to(models / "tiny" / "simple.onnx")
-    tensors = "".join(f'{kind} {{ name: "{name}" data_type: TYPE_INT32 dims: [1, 16] }}\n'
-                      for kind, name in [("input", "INPUT0"), ("input", "INPUT1"),
-                                         ("output", "OUTPUT0"), ("output", "OUTPUT1")])
-    (repo / "simple_fixed" / "config.pbtxt").write_text("max_batch_size: 0\n" + tensors)
+    (repo / "simple_fixed" / "config.pbtxt").write_text("max_batch_size: 0\n" + simple_tensors("[1, 16]"))
     return repo
 
 

@@ -21,13 +21,11 @@ import tritonclient.http as httpclient
 import tritonclient.utils.shared_memory as shm
 from tritonclient.utils import InferenceServerException, serialize_byte_tensor
 
-from conftest import BUILD, ServerProcess
+from conftest import BUILD, ServerProcess, simple_tensors
 
 PERF_ANALYZER = BUILD / "perf-analyzer-venv" / "bin" / "perf_analyzer_polaris"
 INFER_TOKEN = "infer-token-0123456789abcdef"
-SIMPLE = "".join(f'{kind} {{ name: "{name}" data_type: TYPE_INT32 dims: [16] }}\n'
-                 for kind, name in [("input", "INPUT0"), ("input", "INPUT1"), ("output", "OUTPUT0"),
-                                    ("output", "OUTPUT1")])
+SIMPLE = simple_tensors()
 ROW_BYTES = 16 * 4  # one row of INT32 [16]
 
 

@@ -16,11 +16,9 @@ import tritonclient.http.aio as httpaio
 from tritonclient.grpc import service_pb2
 from tritonclient.utils import InferenceServerException
 
-from conftest import ServerProcess
+from conftest import ServerProcess, simple_tensors
 
-SIMPLE = "".join(f'{kind} {{ name: "{name}" data_type: TYPE_INT32 dims: [16] }}\n'
-                 for kind, name in [("input", "INPUT0"), ("input", "INPUT1"), ("output", "OUTPUT0"),
-                                    ("output", "OUTPUT1")])
+SIMPLE = simple_tensors()
 
 
 def repository(root, models):
