@@ -16,6 +16,7 @@
 #include <rapidjson/writer.h>
 
 #include "core/quote.h"
+#include "core/shape.h"
 #include "core/utf8.h"
 #include "runtime/model_config.h"
 #include "server/shared_memory_io.h"
@@ -40,8 +41,8 @@ using JsonDocument =
 constexpr unsigned kParseFlags =
     rapidjson::kParseIterativeFlag | rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseValidateEncodingFlag;
 
-// SAX events on their way to the document, with strings checked for UTF-8
-// and numbers converted by
+// SAX events on their way to the document, with nesting bounded, strings
+// checked for UTF-8 and numbers converted by
 // std::from_chars: exactly (shortest round trip included), and a value out
 // of a double's range is an error. RapidJSON 1.1.0's own full-precision
 // conversion reads past its table of powers of ten for numbers such as
@@ -79,13 +80,26 @@ class ExactNumbers {
   bool Uint64(uint64_t u) { return out_.Uint64(u); }
   bool Double(double d) { return out_.Double(d); }
   bool String(const char* s, rapidjson::SizeType n, bool copy) { return utf8(s, n) && out_.String(s, n, copy); }
-  bool StartObject() { return out_.StartObject(); }
+  bool StartObject() { return deeper() && out_.StartObject(); }
   bool Key(const char* s, rapidjson::SizeType n, bool copy) { return utf8(s, n) && out_.Key(s, n, copy); }
-  bool EndObject(rapidjson::SizeType members) { return out_.EndObject(members); }
-  bool StartArray() { return out_.StartArray(); }
-  bool EndArray(rapidjson::SizeType elements) { return out_.EndArray(elements); }
+  bool EndObject(rapidjson::SizeType members) { return --depth_, out_.EndObject(members); }
+  bool StartArray() { return deeper() && out_.StartArray(); }
+  bool EndArray(rapidjson::SizeType elements) { return --depth_, out_.EndArray(elements); }
 
  private:
+  // The deepest request is an object holding "inputs", an array of
+  // objects, each with "data" nested as deep as its shape (Shape::kMaxRank
+  // at most): anything deeper is refused before the parser's stack and the
+  // document grow with it (200,000 levels once cost 19 MiB, kept by the
+  // thread's malloc arena).
+  static constexpr int kMaxDepth = static_cast<int>(Shape::kMaxRank) + 8;
+  bool deeper() {
+    if (++depth_ <= kMaxDepth) return true;
+    error_ = "the JSON is nested deeper than " + std::to_string(kMaxDepth) + " levels";
+    return false;
+  }
+
+  int depth_ = 0;
   // kParseValidateEncodingFlag checks the body's bytes, but RapidJSON 1.1.0
   // decodes a lone surrogate escape ("\uDC00") into bytes that are not
   // UTF-8 (found by fuzz_http_infer; fixed upstream after the release),

@@ -483,13 +483,18 @@ def check(case, answer):
     assert "/tmp/" not in answer.message and "polaris-override" not in answer.message, answer.message
 
 
-def still_serving(server):
-    """An honest request over each protocol right after the bad one."""
+def still_serving_http(server):
     x = np.arange(4, dtype=np.float32).reshape(1, 4)
     client = httpclient.InferenceServerClient(server.http_url)
     ins = [httpclient.InferInput("input", [1, 4], "FP32")]
     ins[0].set_data_from_numpy(x, binary_data=True)
     np.testing.assert_array_equal(client.infer("identity", ins).as_numpy("output"), x)
+
+
+def still_serving(server):
+    """An honest request over each protocol right after the bad one."""
+    still_serving_http(server)
+    x = np.arange(4, dtype=np.float32).reshape(1, 4)
     request = service_pb2.ModelInferRequest(model_name="identity", raw_input_contents=[x.tobytes()])
     request.inputs.add(name="input", datatype="FP32", shape=[1, 4])
     out = server.stub.ModelInfer(request, timeout=60)
@@ -552,3 +557,34 @@ def test_unique_names_on_the_wire_do_not_grow_memory(server):
     grown = resident_mib(server) - start
     assert grown < 12, f"3000 requests to unique 16 KB model names grew the server by {grown:.1f} MiB"
     still_serving(server)
+
+
+@pytest.mark.parametrize("name,body,headers", [
+    ("gzip-bomb", GZIP_BOMB, {"Content-Encoding": "gzip"}),
+    ("json-200000-deep", b'{"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 4], "data": '
+                         + b"[" * 200000 + b"]" * 200000 + b"}]}", {}),
+])
+def test_bombs_are_refused_before_they_allocate(polaris_bin, models, tmp_path, name, body, headers):
+    """A gzip bomb once inflated to the body limit and a 200,000-deep JSON grew the parser to 19 MiB
+    before the 400; each HTTP thread's malloc arena then kept that memory (+16 MiB per thread).
+    Now the inflated size is counted before anything is allocated and nesting stops at 40 levels."""
+    # A server of its own: the table's cases have sent both already, and the memory they left is the point.
+    server = ServerProcess(polaris_bin, make_repository(tmp_path, models), "--max-request-size", str(8 << 20))
+    host, port = server.http_url.split(":")
+
+    def send(times):
+        for _ in range(times):  # a connection each, so every HTTP thread gets some
+            conn = http.client.HTTPConnection(host, int(port), timeout=60)
+            conn.request("POST", "/v2/models/identity/infer", body=body, headers=headers)
+            response = conn.getresponse()
+            message = json.loads(response.read())["error"]
+            conn.close()
+            assert response.status == 400, message
+            assert "exceeds" in message or "nested deeper than 40 levels" in message, message
+    still_serving_http(server)
+    start = resident_mib(server)
+    send(12)
+    grown = resident_mib(server) - start
+    assert grown < 4, f"12 {name} requests grew the server by {grown:.1f} MiB"
+    still_serving_http(server)
+    assert server.stop() == 0, server.output()[-5000:]
