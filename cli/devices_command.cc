@@ -19,38 +19,12 @@
 #include "cli/logging.h"
 #include "core/build_info.h"
 #include "core/byte_size.h"
-#include "devices/dynamic_library.h"
-#include "devices/discovery.h"
+#include "runtime/device_report.h"
 
 namespace polaris::cli {
 namespace {
 
 using devices::DeviceReport;
-using devices::EngineFacts;
-
-EngineFacts engine_facts(BackendRegistry& registry, bool cuda_present) {
-  EngineFacts facts;
-  facts.onnxruntime = *build_info::kOnnxRuntimeVersion != '\0';
-  facts.torch = *build_info::kTorchVersion != '\0';
-  facts.opencv = *build_info::kOpenCvVersion != '\0';
-  if (facts.onnxruntime) {
-    auto ort = registry.get("onnxruntime");
-    if (ort.ok()) {
-      facts.ort_providers = (*ort)->available_providers();
-      facts.ort_library_dir = devices::loaded_library_dir("libonnxruntime.so.1");
-    } else {
-      facts.ort_error = ort.status().message();
-    }
-  }
-  if (facts.torch && cuda_present) {
-    auto torch = registry.get("torch");
-    if (torch.ok())
-      facts.torch_providers = (*torch)->available_providers();
-    else
-      facts.torch_error = torch.status().message();
-  }
-  return facts;
-}
 
 std::string usable_providers(const devices::Device& d) {
   std::string out;
@@ -100,10 +74,7 @@ int run_devices(bool json) {
   BackendConfig config;
   config.threads.intra_op = 1;  // only asked for provider lists, never runs a model
   BackendRegistry registry(config);
-  // Probe first: whether libtorch must be asked depends on a CUDA device.
-  DeviceReport report = devices::discover_devices(EngineFacts{});
-  const auto* cuda = report.source("cuda");
-  devices::assign_providers(report, engine_facts(registry, cuda != nullptr && cuda->available));
+  const DeviceReport report = discover_devices_and_providers(registry);
   if (json)
     std::cout << devices::to_json(report).dump(2) << "\n";
   else

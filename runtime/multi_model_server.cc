@@ -7,12 +7,21 @@ namespace polaris {
 MultiModelServer::MultiModelServer(std::size_t max_models, uint64_t memory_limit_mb, BackendConfig backends)
     : max_models_(max_models),
       memory_limit_mb_(memory_limit_mb),
-      registry_(std::make_unique<BackendRegistry>(std::move(backends))) {
+      owned_registry_(std::make_unique<BackendRegistry>(std::move(backends))) {
+  start_manager(*owned_registry_);
+}
+
+MultiModelServer::MultiModelServer(std::size_t max_models, uint64_t memory_limit_mb, BackendRegistry& registry)
+    : max_models_(max_models), memory_limit_mb_(memory_limit_mb) {
+  start_manager(registry);
+}
+
+void MultiModelServer::start_manager(BackendRegistry& registry) {
   ManagerOptions options;
   options.mode = ControlMode::kExplicit;
-  if (max_models > 0) options.max_models = max_models;
-  options.memory_limits["cpu"] = memory_limit_mb > 0 ? memory_limit_mb << 20 : default_cpu_memory_limit();
-  auto manager = ModelManager::create(std::move(options), *registry_);
+  if (max_models_ > 0) options.max_models = max_models_;
+  options.memory_limits["cpu"] = memory_limit_mb_ > 0 ? memory_limit_mb_ << 20 : default_cpu_memory_limit();
+  auto manager = ModelManager::create(std::move(options), registry);
   // Without a repository, create() has nothing that can fail.
   if (!manager.ok()) throw std::runtime_error(manager.status().message());
   manager_ = std::move(*manager);
@@ -20,8 +29,9 @@ MultiModelServer::MultiModelServer(std::size_t max_models, uint64_t memory_limit
 
 MultiModelServer::~MultiModelServer() = default;
 
-Status MultiModelServer::load_model(const std::string& name, const std::string& path) {
-  return manager_->add_model(name, path);
+Status MultiModelServer::load_model(const std::string& name, const std::string& path,
+                                    inference::ModelConfig config) {
+  return manager_->add_model(name, path, std::move(config));
 }
 
 Result<NamedTensors> MultiModelServer::predict(const std::string& name, const NamedTensors& inputs,

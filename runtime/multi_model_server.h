@@ -29,9 +29,15 @@ class MultiModelServer {
   // memory_limit_mb: the CPU budget in MiB (0: default_cpu_memory_limit()).
   explicit MultiModelServer(std::size_t max_models = 5, uint64_t memory_limit_mb = 6000,
                             BackendConfig backends = {});
+  // Shares `registry` (it must outlive the server): one process keeps one
+  // set of engine modules and one thread budget however many servers and
+  // loaders it makes (the Python package does this).
+  MultiModelServer(std::size_t max_models, uint64_t memory_limit_mb, BackendRegistry& registry);
   ~MultiModelServer();
 
-  Status load_model(const std::string& name, const std::string& path);
+  // `config`: as a config.pbtxt would give it (batching, instances, ...);
+  // empty: the one beside the file, else the defaults.
+  Status load_model(const std::string& name, const std::string& path, inference::ModelConfig config = {});
   Result<NamedTensors> predict(const std::string& name, const NamedTensors& inputs,
                                const std::vector<std::string>& requested_outputs = {});
   Status unload_model(const std::string& name);
@@ -45,9 +51,11 @@ class MultiModelServer {
   ModelManager& manager() { return *manager_; }
 
  private:
+  void start_manager(BackendRegistry& registry);
+
   std::size_t max_models_;
   uint64_t memory_limit_mb_;
-  std::unique_ptr<BackendRegistry> registry_;
+  std::unique_ptr<BackendRegistry> owned_registry_;  // null when shared
   std::unique_ptr<ModelManager> manager_;
 };
 

@@ -1,0 +1,30 @@
+// numpy <-> Tensor without copies where the engine allows.
+//
+// In: a C-contiguous CPU array (numpy, or anything speaking DLPack, such as
+// a torch tensor) is borrowed, not copied; the caller keeps it alive for the
+// call, which is synchronous. Object/bytes/str arrays become BYTES tensors
+// (a copy: KServe's length-prefixed layout differs from numpy's).
+// Out: the array views the engine's output buffer and keeps it alive (a
+// capsule owns the Tensor), so nothing is copied either. BF16 outputs, which
+// numpy cannot hold, come back as float32.
+// Thread-safety: call with the GIL held.
+#pragma once
+
+#include <nanobind/nanobind.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace polaris::python {
+
+// `value`: an array-like as above; `name` only for error messages.
+Tensor tensor_from_python(const std::string& name, nanobind::handle value);
+NamedTensors tensors_from_python(const std::vector<std::pair<std::string, nanobind::object>>& inputs);
+
+nanobind::object tensor_to_python(Tensor tensor);
+nanobind::list tensors_to_python(NamedTensors tensors);  // [(name, array), ...]
+
+}  // namespace polaris::python

@@ -1,0 +1,151 @@
+"""The seed's loaders: ONNXModelLoader, PyTorchModelLoader and create_loader().
+
+A loader holds one model loaded by the C++ library (the engines run in
+modules, exactly as in `polaris serve`); predict() releases the GIL while the
+engine runs, so Python threads predict in parallel.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from . import _runtime
+from ._inputs import named_inputs, requested
+from ._metadata import ModelMetadata
+
+ONNX_SUFFIXES = (".onnx", ".ort")
+TORCH_SUFFIXES = (".pt", ".pth", ".torchscript", ".jit")
+
+_DEVICES = {"auto": [], "cpu": ["cpu"], "cuda": ["cuda", "cpu"], "gpu": ["cuda", "cpu"]}
+
+
+def check_no_foreign_torch(path: str) -> None:
+    """Refuses a TorchScript model in a process that imported another torch (_runtime.foreign_torch)."""
+    where = _runtime.foreign_torch()
+    if where is not None:
+        raise RuntimeError(
+            f"cannot load '{path}': this process imported PyTorch ({where}) before Polaris loaded its own "
+            "libtorch, and two libtorch builds in one process break each other. Load TorchScript models "
+            "in a process that does not import torch (or serve them with `polaris serve`); ONNX models "
+            "are not affected.")
+
+
+class BaseModelLoader:
+    """What both loaders share: load(), predict(), unload(), metadata."""
+
+    backend = ""
+    suffixes: tuple[str, ...] = ()
+
+    def __init__(self, optimization_level: int | str = 2, providers: Optional[Sequence[str]] = None,
+                 intra_op_threads: Optional[int] = None, inter_op_threads: Optional[int] = None,
+                 parameters: Optional[dict[str, str]] = None):
+        self.optimization_level = optimization_level
+        self.providers = list(providers or [])
+        self.intra_op_threads = intra_op_threads
+        self.inter_op_threads = inter_op_threads
+        self.parameters = dict(parameters or {})
+        self.metadata: Optional[ModelMetadata] = None
+        self._model = None
+
+    def load(self, path: str | os.PathLike, name: str = "") -> ModelMetadata:
+        """Loads the model file (replacing one loaded before) and returns its metadata."""
+        path = os.fspath(path)
+        if self.suffixes and not path.lower().endswith(self.suffixes):
+            raise ValueError(f"{type(self).__name__} loads {', '.join(self.suffixes)} files, not '{path}' "
+                             "(create_loader() picks the loader by extension)")
+        if self.backend == "torch":
+            check_no_foreign_torch(path)
+        rt = _runtime.runtime(self.intra_op_threads, self.inter_op_threads)
+        self.unload()
+        self._model = rt.load(path, name, self.providers, str(self.optimization_level), self.backend,
+                              self.parameters)
+        self.metadata = ModelMetadata.from_json(self._model.metadata_json())
+        return self.metadata
+
+    @property
+    def is_loaded(self) -> bool:
+        return self._model is not None
+
+    def predict(self, inputs: Any, outputs: Sequence[str] | str | None = None) -> dict[str, np.ndarray]:
+        """Runs the model once: one array (one-input models), a dict name -> array, or a list in input order.
+
+        Returns {output name: array} in the model's order (or `outputs`' order). Arrays are
+        read in place when C-contiguous; the results view the engine's buffers (no copy).
+        """
+        model = self._loaded()
+        return dict(model.run(named_inputs(self.metadata, inputs), requested(outputs)))
+
+    def unload(self) -> None:
+        """Frees the model's memory now (it is also freed when the loader is garbage collected)."""
+        self._model = None
+        self.metadata = None
+
+    def _loaded(self):
+        if self._model is None:
+            raise RuntimeError(f"{type(self).__name__}: no model loaded (call load(path) first)")
+        return self._model
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.unload()
+
+    def __repr__(self) -> str:
+        what = f"'{self.metadata.name}' on {self.metadata.provider}" if self.metadata else "nothing loaded"
+        return f"<{type(self).__name__} {what}>"
+
+
+class ONNXModelLoader(BaseModelLoader):
+    """ONNX models through ONNX Runtime: providers best first (or `providers`), graph optimisation 0-2.
+
+    intra_op_threads/inter_op_threads: the engines' thread budget, which every model in the
+    process shares (see polaris.set_engine_threads); None: one per core, and 1.
+    """
+
+    backend = "onnxruntime"
+    suffixes = ONNX_SUFFIXES
+
+    def __init__(self, optimization_level: int | str = 2, intra_op_threads: Optional[int] = None,
+                 inter_op_threads: Optional[int] = None, providers: Optional[Sequence[str]] = None,
+                 **parameters: str):
+        super().__init__(optimization_level, providers, intra_op_threads, inter_op_threads, parameters)
+
+
+class PyTorchModelLoader(BaseModelLoader):
+    """TorchScript models (.pt/.pth files saved with torch.jit.save) through libtorch.
+
+    preferred_device: 'auto' (the best this machine has), 'cpu', or 'cuda'/'gpu' (falling back
+    to the CPU when no GPU can be used; metadata.extra_info says why).
+    """
+
+    backend = "torch"
+    suffixes = TORCH_SUFFIXES
+
+    def __init__(self, optimization_level: int | str = 2, preferred_device: str = "auto",
+                 intra_op_threads: Optional[int] = None, inter_op_threads: Optional[int] = None,
+                 **parameters: str):
+        if preferred_device not in _DEVICES and not preferred_device.startswith("cuda:"):
+            raise ValueError(f"preferred_device must be one of {', '.join(_DEVICES)} or 'cuda:N', "
+                             f"not {preferred_device!r}")
+        devices = _DEVICES.get(preferred_device, [preferred_device, "cpu"])
+        super().__init__(optimization_level, devices, intra_op_threads, inter_op_threads, parameters)
+        self.preferred_device = preferred_device
+
+
+def create_loader(path: str | os.PathLike, **options: Any) -> BaseModelLoader:
+    """The loader for `path` by its extension (.onnx/.ort: ONNX, .pt/.pth/...: TorchScript).
+
+    Options go to the loader (optimization_level, intra_op_threads, preferred_device, ...).
+    A Triton model folder (with config.pbtxt) is served by MultiModelServer, not a loader.
+    """
+    path = os.fspath(path)
+    lower = path.lower()
+    if lower.endswith(ONNX_SUFFIXES):
+        return ONNXModelLoader(**options)
+    if lower.endswith(TORCH_SUFFIXES):
+        return PyTorchModelLoader(**options)
+    raise ValueError(f"cannot tell the framework of '{path}' from its extension: use .onnx or .ort for ONNX, "
+                     ".pt, .pth, .torchscript or .jit for TorchScript, or make the loader yourself")
