@@ -20,12 +20,12 @@ CMAKE_COMMON = -G Ninja -C $(BUILD)/deps.cmake -DCMAKE_CXX_COMPILER_LAUNCHER=cca
                -DPOLARIS_MODELS_DIR=$(CURDIR)/$(BUILD)/models \
                -DPOLARIS_WITH_ONNXRUNTIME=ON -DPOLARIS_WITH_TORCH=ON -DPOLARIS_WITH_OPENCV=ON
 
-.PHONY: run test bootstrap build build-asan fuzz-build fuzz unit-test asan-test python-test clean
+.PHONY: run test bootstrap build build-asan fuzz-build fuzz python-package clean
 
 run: build
 	scripts/run-default
 
-test: bootstrap build build-asan fuzz-build
+test: bootstrap build build-asan fuzz-build python-package
 	scripts/run-tests
 
 bootstrap:
@@ -34,6 +34,12 @@ bootstrap:
 build: bootstrap
 	cmake -S . -B $(BUILD) $(CMAKE_COMMON)
 	cmake --build $(BUILD) -j $(JOBS)
+
+# The Python package (python/, docs/python.md) built and installed into
+# build/pkg-venv, as `pip install ./python` does for a user; its CMake build
+# folder (build/python-wheel) is kept, so a second install takes seconds.
+python-package: build
+	$(BUILD)/pkg-venv/bin/pip install -q --no-build-isolation ./python
 
 # AddressSanitizer + UBSan build (clang) of everything but the benchmarks:
 # core, the three engine modules and every C++ test suite.

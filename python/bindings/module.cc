@@ -15,6 +15,9 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <spdlog/spdlog.h>
+
+#include "errors.h"
 #include "runtime_bindings.h"
 #include "server_bindings.h"
 
@@ -22,4 +25,16 @@ NB_MODULE(_polaris, m) {
   m.doc() = "Polaris's C++ runtime; use the `polaris` package, not this module";
   polaris::python::bind_runtime(m);
   polaris::python::bind_server(m);
+  // The library logs (loads, evictions, provider choices) through spdlog to
+  // stderr, as `polaris serve` does; the package starts it at "warning".
+  m.def(
+      "set_log_level",
+      [](const std::string& level) {
+        const auto parsed = spdlog::level::from_str(level == "warning" ? "warn" : level);
+        if (parsed == spdlog::level::off && level != "off")
+          polaris::python::raise(polaris::InvalidArgument(
+              "log level must be one of trace, debug, info, warning, error, critical, off; not '" + level + "'"));
+        spdlog::set_level(parsed);
+      },
+      nanobind::arg("level"));
 }

@@ -28,6 +28,7 @@ class LoadedModel {
   nb::list run(const std::vector<std::pair<std::string, nb::object>>& inputs,
                const std::vector<std::string>& outputs) {
     NamedTensors tensors = tensors_from_python(inputs);
+    relabel_bf16_inputs(tensors, model_->metadata());
     Result<NamedTensors> result = InvalidArgument("not run");
     {
       nb::gil_scoped_release unlocked;

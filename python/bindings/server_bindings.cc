@@ -1,5 +1,7 @@
 #include "server_bindings.h"
 
+#include <algorithm>
+
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
@@ -73,6 +75,16 @@ nb::list predict(MultiModelServer& server, const std::string& name,
                  const std::vector<std::pair<std::string, nb::object>>& inputs,
                  const std::vector<std::string>& outputs) {
   NamedTensors tensors = tensors_from_python(inputs);
+  const bool may_be_bf16 =
+      std::any_of(tensors.begin(), tensors.end(), [](const auto& t) { return t.tensor.dtype() == DataType::kUint16; });
+  if (may_be_bf16) {
+    Result<ModelMetadata> metadata = Internal("not loaded");
+    {
+      nb::gil_scoped_release unlocked;
+      metadata = server.model_metadata(name);
+    }
+    if (metadata.ok()) relabel_bf16_inputs(tensors, *metadata);
+  }
   Result<NamedTensors> result = Internal("not run");
   {
     nb::gil_scoped_release unlocked;

@@ -97,16 +97,31 @@ Tensor strings_tensor(const std::string& name, nb::handle array) {
 Tensor tensor_from_python(const std::string& name, nb::handle value) {
   if (is_string_array(value)) return strings_tensor(name, value);
   CpuArray array;
-  // convert=true: a non-contiguous array or a Python list becomes a
-  // contiguous copy; a contiguous numpy array is borrowed as it is.
-  if (!nb::try_cast(value, array, /*convert=*/true))
+  // A C-contiguous CPU array is borrowed as it is (no copy). Anything else
+  // (strided, a list) is converted, and the converted array dies with
+  // `array` at the end of this call: its bytes are copied into the Tensor.
+  const bool borrowed = nb::try_cast(value, array, /*convert=*/false);
+  if (!borrowed && !nb::try_cast(value, array, /*convert=*/true))
     raise(InvalidArgument("input '" + name + "': expected a numpy array (C-contiguous, on the CPU), got " +
                           nb::cast<std::string>(nb::str(value.type().attr("__name__")))));
   std::vector<int64_t> dims;
   for (std::size_t i = 0; i < array.ndim(); ++i) dims.push_back(static_cast<int64_t>(array.shape(i)));
   const DataType type = data_type_of(array.dtype(), name);
-  // Borrowed read-only: engines read inputs and never write them.
-  return value_or_raise(Tensor::borrow(type, Shape(dims), const_cast<void*>(array.data()), array.nbytes()));
+  if (borrowed)  // read-only: engines read inputs and never write them
+    return value_or_raise(Tensor::borrow(type, Shape(dims), const_cast<void*>(array.data()), array.nbytes()));
+  return value_or_raise(Tensor::copy_of(type, Shape(dims), array.data(), array.nbytes()));
+}
+
+void relabel_bf16_inputs(NamedTensors& inputs, const ModelMetadata& metadata) {
+  for (auto& input : inputs) {
+    const TensorInfo* info = metadata.find_input(input.name);
+    if (!info || info->dtype != DataType::kBf16 || input.tensor.dtype() != DataType::kUint16) continue;
+    // The same bytes, read as bfloat16 bit patterns; the uint16 tensor (a
+    // view or a copy) lives as long as the relabelled one.
+    auto bits = std::make_shared<Tensor>(std::move(input.tensor));
+    input.tensor =
+        value_or_raise(Tensor::borrow(DataType::kBf16, bits->shape(), bits->mutable_data(), bits->byte_size(), bits));
+  }
 }
 
 NamedTensors tensors_from_python(const std::vector<std::pair<std::string, nb::object>>& inputs) {

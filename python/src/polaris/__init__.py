@@ -9,15 +9,30 @@
 To call a remote `polaris serve`, use Triton's client (`pip install tritonclient[http]`):
 Polaris speaks its protocol (docs/python.md).
 """
+import os as _os
+
+from . import _polaris, _torch_guard
 from ._devices import device_report, list_devices, providers
 from ._loaders import BaseModelLoader, ONNXModelLoader, PyTorchModelLoader, create_loader
 from ._metadata import ModelMetadata, TensorSpec
 from ._runtime import set_engine_threads
 from ._server import MultiModelServer
 
+
+
+def set_log_level(level: str = "warning") -> None:
+    """How much the C++ library logs to stderr: trace, debug, info (loads, evictions, provider
+    choices), warning (the default; also $POLARIS_LOG_LEVEL), error, critical or off."""
+    _polaris.set_log_level(level)
+
+
+set_log_level(_os.environ.get("POLARIS_LOG_LEVEL", "warning"))
+_torch_guard.install()
+
 __version__ = "0.1.0"
 
 __all__ = [
     "BaseModelLoader", "ModelMetadata", "MultiModelServer", "ONNXModelLoader", "PyTorchModelLoader",
     "TensorSpec", "create_loader", "device_report", "list_devices", "providers", "set_engine_threads",
+    "set_log_level",
 ]

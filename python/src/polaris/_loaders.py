@@ -14,22 +14,12 @@ import numpy as np
 from . import _runtime
 from ._inputs import named_inputs, requested
 from ._metadata import ModelMetadata
+from ._torch_guard import check_no_foreign_torch
 
 ONNX_SUFFIXES = (".onnx", ".ort")
 TORCH_SUFFIXES = (".pt", ".pth", ".torchscript", ".jit")
 
 _DEVICES = {"auto": [], "cpu": ["cpu"], "cuda": ["cuda", "cpu"], "gpu": ["cuda", "cpu"]}
-
-
-def check_no_foreign_torch(path: str) -> None:
-    """Refuses a TorchScript model in a process that imported another torch (_runtime.foreign_torch)."""
-    where = _runtime.foreign_torch()
-    if where is not None:
-        raise RuntimeError(
-            f"cannot load '{path}': this process imported PyTorch ({where}) before Polaris loaded its own "
-            "libtorch, and two libtorch builds in one process break each other. Load TorchScript models "
-            "in a process that does not import torch (or serve them with `polaris serve`); ONNX models "
-            "are not affected.")
 
 
 class BaseModelLoader:
@@ -75,7 +65,7 @@ class BaseModelLoader:
         read in place when C-contiguous; the results view the engine's buffers (no copy).
         """
         model = self._loaded()
-        return dict(model.run(named_inputs(self.metadata, inputs), requested(outputs)))
+        return _engine_run(model, named_inputs(self.metadata, inputs), requested(outputs))
 
     def unload(self) -> None:
         """Frees the model's memory now (it is also freed when the loader is garbage collected)."""
@@ -96,6 +86,11 @@ class BaseModelLoader:
     def __repr__(self) -> str:
         what = f"'{self.metadata.name}' on {self.metadata.provider}" if self.metadata else "nothing loaded"
         return f"<{type(self).__name__} {what}>"
+
+
+def _engine_run(model, inputs: list, outputs: list[str]) -> dict[str, np.ndarray]:
+    # The extension releases the GIL while the engine runs (tests/python_package/test_gil.py).
+    return dict(model.run(inputs, outputs))
 
 
 class ONNXModelLoader(BaseModelLoader):

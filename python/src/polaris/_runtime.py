@@ -8,7 +8,6 @@ asking for others get a warning, since engines cannot change them.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import warnings
 
@@ -55,17 +54,3 @@ def _start(intra_op_threads: int, inter_op_threads: int) -> None:
     if _runtime is None:
         _runtime = _polaris.Runtime(intra_op_threads, inter_op_threads, MODULE_DIR)
         _threads = (intra_op_threads, inter_op_threads)
-
-
-def foreign_torch() -> str | None:
-    """Where another libtorch this process already loaded comes from, or None.
-
-    `import torch` (Debian's 1.13, or any other) loads its libtorch with global symbols;
-    Polaris's torch module carries libtorch 2.15, and the two in one process resolve each
-    other's symbols: a crash, or silently wrong results. So Polaris refuses TorchScript
-    models in such a process, with this path in the message.
-    """
-    if "torch" not in sys.modules:
-        return None
-    module = sys.modules["torch"]
-    return getattr(module, "__file__", None) or "an imported 'torch' module"

@@ -17,7 +17,8 @@ import numpy as np
 
 from . import _runtime
 from ._inputs import named_inputs, requested
-from ._loaders import TORCH_SUFFIXES, check_no_foreign_torch
+from ._loaders import TORCH_SUFFIXES
+from ._torch_guard import check_no_foreign_torch
 from ._metadata import ModelMetadata
 
 
