@@ -1,5 +1,7 @@
 #include "runtime_bindings.h"
 
+#include <chrono>
+
 #include <nanobind/stl/map.h>
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
@@ -35,6 +37,25 @@ class LoadedModel {
       result = model_->run(tensors, outputs);
     }
     return tensors_to_python(value_or_raise(std::move(result)));
+  }
+
+  // bench/python's reference: `repetitions` Model::run calls timed in C++,
+  // with no Python in the loop (seconds per call).
+  std::vector<double> time_runs(const std::vector<std::pair<std::string, nb::object>>& inputs, int repetitions) {
+    NamedTensors tensors = tensors_from_python(inputs);
+    relabel_bf16_inputs(tensors, model_->metadata());
+    std::vector<double> seconds;
+    nb::gil_scoped_release unlocked;
+    for (int i = 0; i < repetitions; ++i) {
+      const auto start = std::chrono::steady_clock::now();
+      Result<NamedTensors> result = model_->run(tensors, {});
+      seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      if (!result.ok()) {
+        nb::gil_scoped_acquire locked;
+        raise(result.status());
+      }
+    }
+    return seconds;
   }
 
  private:
@@ -101,7 +122,8 @@ void bind_runtime(nb::module_& m) {
       .def_prop_ro("module_dir", [](Runtime& r) { return r.registry().module_dir(); });
   nb::class_<LoadedModel>(m, "LoadedModel")
       .def("metadata_json", &LoadedModel::metadata_json)
-      .def("run", &LoadedModel::run, nb::arg("inputs"), nb::arg("outputs"));
+      .def("run", &LoadedModel::run, nb::arg("inputs"), nb::arg("outputs"))
+      .def("time_runs", &LoadedModel::time_runs, nb::arg("inputs"), nb::arg("repetitions"));
   m.def("backend_for_path", [](const std::string& path) {
     return value_or_raise(BackendRegistry::backend_name_for_path(path));
   });
