@@ -2,8 +2,10 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "cli/predict_folder.h"
 
 int main(int argc, char** argv) {
+  polaris::cli::limit_image_pixels_for_input_dir(argc, argv);
   CLI::App app{"Polaris: a multi-model inference server for budget GPUs and CPUs"};
   app.require_subcommand(0, 1);
   bool version = false;

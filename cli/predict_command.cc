@@ -1,6 +1,7 @@
 // `polaris predict MODEL [--input name=file.npy ...] [--random|--zeros]
 //  [--batch N] [--provider P] [--json]`: run a model once and print its
-// outputs (top-k with labels for classifiers).
+// outputs (top-k with labels for classifiers). With --input-dir, over a
+// folder instead (cli/predict_folder.h).
 #include <fmt/format.h>
 
 #include <filesystem>
@@ -12,6 +13,7 @@
 
 #include "cli/commands.h"
 #include "cli/model_loading.h"
+#include "cli/predict_folder.h"
 #include "cli/top_k.h"
 #include "core/npy.h"
 
@@ -27,6 +29,7 @@ struct PredictArgs {
   int64_t batch = 1;
   int top_k = 5;
   std::string labels, output_dir;
+  FolderArgs folder;
 };
 
 // A generated input for `info`'s shape: dynamic batch -> --batch, other
@@ -117,6 +120,7 @@ int run_predict(const PredictArgs& args) {
   int exit_code = 0;
   auto loaded = load_model_or_report(args.load, exit_code);
   if (!loaded) return exit_code;
+  if (!args.folder.input_dir.empty()) return run_predict_folder(*loaded, args.load.model, args.folder, args.top_k, args.labels);
   const auto& model = loaded->model;
   auto inputs = build_inputs(model->metadata(), args);
   if (!inputs.ok()) {
@@ -154,7 +158,8 @@ int run_predict(const PredictArgs& args) {
 
 void add_predict_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<PredictArgs>();
-  CLI::App* cmd = app.add_subcommand("predict", "Run a model once and print its outputs");
+  CLI::App* cmd = app.add_subcommand(
+      "predict", "Run a model once and print its outputs, or over a folder of images (--input-dir)");
   add_model_load_options(cmd, args->load);
   cmd->add_option("--input", args->inputs, "name=file.npy (repeatable)");
   auto* random = cmd->add_flag("--random", args->random, "Random data for inputs not given (seeded)");
@@ -168,6 +173,7 @@ void add_predict_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--labels", args->labels, "Labels file, one per line (default: labels.txt near the model)");
   cmd->add_option("--output-dir", args->output_dir, "Also write each output as <dir>/<name>.npy");
   cmd->add_flag("--json", args->json, "Print JSON");
+  add_folder_options(cmd, args->folder);
   cmd->callback([args, &exit_code] { exit_code = run_predict(*args); });
 }
 
