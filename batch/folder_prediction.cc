@@ -174,7 +174,8 @@ Result<FolderPredictionSummary> predict_files(const std::vector<std::string>& fi
   std::vector<Sample> batch;
   std::vector<FileResult> unreadable;  // with the position they go to
   std::vector<std::size_t> unreadable_at;
-  for (std::size_t next = 0; next < files.size();) {
+  std::size_t next = 0;
+  while (next < files.size() && !(options.should_stop && options.should_stop())) {
     batch.clear();
     unreadable.clear();
     unreadable_at.clear();
@@ -199,7 +200,7 @@ Result<FolderPredictionSummary> predict_files(const std::vector<std::string>& fi
     if (on_progress) on_progress(progress);
   }
   summary.failed = progress.failed;
-  summary.processed = progress.total - progress.failed;
+  summary.processed = progress.done - progress.failed;
   summary.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return summary;
 }

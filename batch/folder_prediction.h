@@ -53,6 +53,9 @@ struct FolderPredictionOptions {
   std::vector<std::string> labels;  // class names, index = class
   bool keep_outputs = false;        // fill FileResult::outputs
   std::vector<std::string> outputs; // outputs to ask for ({}: all)
+  // Asked between batches; true ends the run early (Ctrl-C in Python, an
+  // exception in a callback). The summary then counts what was done.
+  std::function<bool()> should_stop;
 };
 
 struct FolderPredictionSummary {

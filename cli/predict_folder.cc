@@ -6,40 +6,18 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "batch/folder_prediction.h"
+#include "batch/model_parameters.h"
 #include "batch/result_writers.h"
 #include "batch/sample_loading.h"
 #include "core/class_scores.h"
-#include "runtime/model_config.h"
 
 namespace polaris::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-// config.pbtxt beside the file or, in a Triton repository
-// (<model>/<version>/model.onnx), in the model's folder: its parameters
-// choose the preprocessing (polaris.preprocess*).
-Result<std::map<std::string, std::string>> config_parameters(const std::string& model_path) {
-  std::map<std::string, std::string> parameters;
-  const fs::path file(model_path);
-  for (const fs::path& dir : {file.parent_path(), file.parent_path().parent_path()}) {
-    const fs::path config = dir / "config.pbtxt";
-    std::error_code ec;
-    if (dir.empty() || !fs::is_regular_file(config, ec)) continue;
-    std::ifstream in(config);
-    std::stringstream text;
-    text << in.rdbuf();
-    POLARIS_ASSIGN_OR_RETURN(auto parsed, parse_model_config(text.str(), config.string()));
-    for (const auto& [key, value] : parsed.parameters()) parameters[key] = value.string_value();
-    break;
-  }
-  return parameters;
-}
 
 // Progress on stderr: a bar redrawn in place on a terminal, otherwise a
 // plain line at every tenth of the run (and at the end).
@@ -114,7 +92,7 @@ int run_predict_folder(const LoadedModel& loaded, const std::string& model_path,
     return 2;
   }
   const TensorInfo& input = model.metadata().inputs[0];
-  auto parameters = config_parameters(model_path);
+  auto parameters = batch::model_parameters(model_path);
   auto preprocessing = parameters.ok() ? batch::preprocessing_for(input, *parameters, args.preprocess)
                                        : Result<batch::ImagePreprocessing>(parameters.status());
   auto format = !args.format.empty() ? batch::parse_format(args.format)

@@ -5,6 +5,7 @@
 //   Runtime      one per process: the engine modules and the thread budget
 //   LoadedModel  one model loaded by a Runtime (a loader's model)
 //   Server       the C++ MultiModelServer over a Runtime's engines
+//   FolderCall   what predict_folder() asks of a LoadedModel or a Server
 //
 // Metadata, statistics and device reports cross as JSON text made by the
 // C++ to_json functions, so Python and `polaris info --json` never differ.
@@ -17,6 +18,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "batch_bindings.h"
 #include "errors.h"
 #include "runtime_bindings.h"
 #include "server_bindings.h"
@@ -25,6 +27,7 @@ NB_MODULE(_polaris, m) {
   m.doc() = "Polaris's C++ runtime; use the `polaris` package, not this module";
   polaris::python::bind_runtime(m);
   polaris::python::bind_server(m);
+  polaris::python::bind_batch(m);  // before the methods that take a FolderCall are called
   // The library logs (loads, evictions, provider choices) through spdlog to
   // stderr, as `polaris serve` does; the package starts it at "warning".
   m.def(

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "batch_bindings.h"
 #include "errors.h"
 #include "runtime/device_report.h"
 #include "tensors.h"
@@ -37,6 +38,11 @@ class LoadedModel {
       result = model_->run(tensors, outputs);
     }
     return tensors_to_python(value_or_raise(std::move(result)));
+  }
+
+  nb::dict predict_files(FolderCall call) {
+    auto run = [this](const NamedTensors& in, const std::vector<std::string>& out) { return model_->run(in, out); };
+    return python::predict_files(run, model_->metadata(), model_->metadata().path, std::move(call));
   }
 
   // bench/python's reference: `repetitions` Model::run calls timed in C++,
@@ -123,6 +129,7 @@ void bind_runtime(nb::module_& m) {
   nb::class_<LoadedModel>(m, "LoadedModel")
       .def("metadata_json", &LoadedModel::metadata_json)
       .def("run", &LoadedModel::run, nb::arg("inputs"), nb::arg("outputs"))
+      .def("predict_files", &LoadedModel::predict_files, nb::arg("call"))
       .def("time_runs", &LoadedModel::time_runs, nb::arg("inputs"), nb::arg("repetitions"));
   m.def("backend_for_path", [](const std::string& path) {
     return value_or_raise(BackendRegistry::backend_name_for_path(path));

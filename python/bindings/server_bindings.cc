@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "batch_bindings.h"
 #include "errors.h"
 #include "runtime/model_config.h"
 #include "runtime/multi_model_server.h"
@@ -93,6 +94,19 @@ nb::list predict(MultiModelServer& server, const std::string& name,
   return tensors_to_python(value_or_raise(std::move(result), Missing::kModel));
 }
 
+nb::dict server_predict_files(MultiModelServer& server, const std::string& name, FolderCall call) {
+  Result<ModelMetadata> metadata = Internal("not loaded");
+  {
+    nb::gil_scoped_release unlocked;  // may reload an evicted model
+    metadata = server.model_metadata(name);
+  }
+  const ModelMetadata md = value_or_raise(std::move(metadata), Missing::kModel);
+  auto run = [&server, &name](const NamedTensors& in, const std::vector<std::string>& out) {
+    return server.predict(name, in, out);
+  };
+  return python::predict_files(run, md, md.path, std::move(call));
+}
+
 }  // namespace
 
 void bind_server(nb::module_& m) {
@@ -105,6 +119,7 @@ void bind_server(nb::module_& m) {
           nb::arg("max_models"), nb::arg("memory_limit_mb"), nb::arg("runtime"), nb::keep_alive<1, 4>())
       .def("load_model", &load_model, nb::arg("name"), nb::arg("path"), nb::arg("config_text"))
       .def("predict", &predict, nb::arg("name"), nb::arg("inputs"), nb::arg("outputs"))
+      .def("predict_files", &server_predict_files, nb::arg("name"), nb::arg("call"))
       .def("unload_model",
            [](MultiModelServer& s, const std::string& name) {
              Status status;

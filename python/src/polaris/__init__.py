@@ -11,9 +11,14 @@ Polaris speaks its protocol (docs/python.md).
 """
 import os as _os
 
-from . import _polaris, _torch_guard
+# OpenCV (which decodes predict_folder's images) reads its decoded-pixel limit once, when
+# the extension loads it: 100 megapixels unless the user chose (batch/sample_loading.h).
+_os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", "100000000")
+
+from . import _polaris, _torch_guard  # noqa: E402
+from ._batch import ClassScore, FileResult
 from ._devices import device_report, list_devices, providers
-from ._loaders import BaseModelLoader, ONNXModelLoader, PyTorchModelLoader, create_loader
+from ._loaders import BaseModelLoader, ONNXModelLoader, PyTorchModelLoader, create_loader, predict_folder
 from ._metadata import ModelMetadata, TensorSpec
 from ._runtime import set_engine_threads
 from ._server import MultiModelServer
@@ -34,5 +39,5 @@ __version__ = "0.1.0"
 __all__ = [
     "BaseModelLoader", "ModelMetadata", "MultiModelServer", "ONNXModelLoader", "PyTorchModelLoader",
     "TensorSpec", "create_loader", "device_report", "list_devices", "providers", "set_engine_threads",
-    "set_log_level",
+    "set_log_level", "predict_folder", "ClassScore", "FileResult",
 ]

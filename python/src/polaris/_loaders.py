@@ -67,6 +67,12 @@ class BaseModelLoader:
         model = self._loaded()
         return _engine_run(model, named_inputs(self.metadata, inputs), requested(outputs))
 
+    def predict_folder(self, source, **options) -> list:
+        """predict_folder(self, source, ...): this loader's model over a folder (polaris.predict_folder)."""
+        from ._batch import run_folder
+        model = self._loaded()
+        return run_folder(model.predict_files, source, model_path=self.metadata.path, **_folder_options(options))
+
     def unload(self) -> None:
         """Frees the model's memory now (it is also freed when the loader is garbage collected)."""
         self._model = None
@@ -86,6 +92,11 @@ class BaseModelLoader:
     def __repr__(self) -> str:
         what = f"'{self.metadata.name}' on {self.metadata.provider}" if self.metadata else "nothing loaded"
         return f"<{type(self).__name__} {what}>"
+
+
+def _folder_options(options: dict) -> dict:
+    options.setdefault("labels", None)
+    return options
 
 
 def _engine_run(model, inputs: list, outputs: list[str]) -> dict[str, np.ndarray]:
@@ -128,6 +139,26 @@ class PyTorchModelLoader(BaseModelLoader):
         devices = _DEVICES.get(preferred_device, [preferred_device, "cpu"])
         super().__init__(optimization_level, devices, intra_op_threads, inter_op_threads, parameters)
         self.preferred_device = preferred_device
+
+
+def predict_folder(model, source, **options) -> list:
+    """Runs a model over a folder of images (decoded with OpenCV) or .npy files.
+
+    model: a loaded loader, or a model file (loaded with create_loader). source: a folder
+    (its images and .npy files, sorted; recursive=True for subfolders) or a list of files.
+    Options: preprocess (imagenet, efficientnet-lite, unit, raw; default the model config's
+    polaris.preprocess, else imagenet, sized by the input's shape), batch_size (8), top_k (5),
+    labels (default labels.txt near the model), output (a .csv or .jsonl file written when
+    complete), output_format, keep_outputs (each file's arrays), on_result(FileResult),
+    on_progress(done, total, failed, seconds) (default: progress on stderr; progress=False
+    for none), collect (False: return [] and only call on_result). A file that cannot be read
+    is a FileResult with ok False and the reason; it never ends the run.
+    """
+    loader = model
+    if isinstance(model, (str, os.PathLike)):
+        loader = create_loader(model)
+        loader.load(model)
+    return loader.predict_folder(source, **options)
 
 
 def create_loader(path: str | os.PathLike, **options: Any) -> BaseModelLoader:

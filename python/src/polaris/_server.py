@@ -36,6 +36,7 @@ class MultiModelServer:
         self.memory_limit_mb = memory_limit_mb
         self._server = _polaris_server(max_models, memory_limit_mb)
         self._metadata: dict[str, ModelMetadata] = {}
+        self._configs: dict[str, str] = {}
 
     def load_model(self, name: str, path: str | os.PathLike, config: Optional[str] = None) -> ModelMetadata:
         """Loads `path` (a model file) as `name` and returns its metadata.
@@ -47,6 +48,7 @@ class MultiModelServer:
         if path.lower().endswith(TORCH_SUFFIXES):
             check_no_foreign_torch(path)
         self._server.load_model(name, path, config or "")
+        self._configs[name] = config or ""
         return self.model_metadata(name)
 
     def predict(self, name: str, inputs: Any, outputs: Sequence[str] | str | None = None) -> dict[str, np.ndarray]:
@@ -54,10 +56,21 @@ class MultiModelServer:
         metadata = self._metadata.get(name) or self.model_metadata(name)
         return dict(self._server.predict(name, named_inputs(metadata, inputs), requested(outputs)))
 
+    def predict_batch(self, name: str, source, **options) -> list:
+        """Model `name` over a folder of images or .npy files (or a list of files), batched
+        automatically: the options and results of polaris.predict_folder(). Preprocessing
+        comes from the config given to load_model (or config.pbtxt beside the file)."""
+        from ._batch import run_folder
+        metadata = self._metadata.get(name) or self.model_metadata(name)
+        options.setdefault("labels", None)
+        return run_folder(lambda call: self._server.predict_files(name, call), source, model_path=metadata.path,
+                          config_text=self._configs.get(name, ""), **options)
+
     def unload_model(self, name: str) -> None:
         """Removes the model; its memory is freed once the requests running on it end."""
         self._server.unload_model(name)
         self._metadata.pop(name, None)
+        self._configs.pop(name, None)
 
     def list_models(self) -> list[str]:
         return self._server.list_models()
