@@ -22,7 +22,9 @@ def test_server_binary_links_no_engine(polaris_bin):
     ldd = subprocess.run(["ldd", str(polaris_bin)], capture_output=True, text=True, check=True).stdout
     assert "libonnxruntime" not in ldd
     assert "libtorch" not in ldd and "libc10" not in ldd
-    assert "opencv" not in ldd
+    # OpenCV's engine (dnn) is a module too; the binary links only OpenCV's image codecs,
+    # for `polaris predict --input-dir` (docs/batch-prediction.md).
+    assert "libopencv_dnn" not in ldd
 
 
 def test_info_on_onnx_never_loads_libtorch(polaris_bin, models):
