@@ -10,6 +10,7 @@
 #include "batch/model_parameters.h"
 #include "batch/result_writers.h"
 #include "errors.h"
+#include "runtime/model_config.h"
 #include "tensors.h"
 
 namespace nb = nanobind;
@@ -120,6 +121,11 @@ void bind_batch(nb::module_& m) {
         return nb::make_tuple(listing.files, listing.skipped);
       },
       nb::arg("folder"), nb::arg("recursive") = false);
+  // What create_loader() needs of a config.pbtxt: its platform or backend.
+  m.def("config_platform", [](const std::string& text, const std::string& source) {
+    auto config = value_or_raise(parse_model_config(text, source));
+    return config.platform().empty() ? config.backend() : config.platform();
+  });
   m.def("find_labels", [](const std::string& model_path) { return load_labels(find_labels_file(model_path)); });
 }
 

@@ -158,6 +158,28 @@ def test_a_loader_for_other_threads_than_the_processes_is_warned(models):
         polaris.set_engine_threads(intra + 3, inter)
 
 
+def test_create_loader_by_config_when_the_extension_does_not_say(models, tmp_path):
+    model = tmp_path / "identity" / "1" / "model.bin"
+    model.parent.mkdir(parents=True)
+    model.write_bytes((models / "tiny" / "identity.onnx").read_bytes())
+    with pytest.raises(ValueError, match="extension"):
+        polaris.create_loader(model)
+    loader = polaris.create_loader(model, config='platform: "onnxruntime_onnx"')
+    assert isinstance(loader, polaris.ONNXModelLoader)
+    (tmp_path / "identity" / "config.pbtxt").write_text('name: "identity"\nplatform: "pytorch_libtorch"\n')
+    assert isinstance(polaris.create_loader(model), polaris.PyTorchModelLoader)  # Triton layout
+    (tmp_path / "identity" / "config.pbtxt").write_text('platform: "tensorrt_plan"')
+    with pytest.raises(ValueError, match="tensorrt_plan"):
+        polaris.create_loader(model)
+    (tmp_path / "identity" / "config.pbtxt").write_text('platform: [')
+    with pytest.raises(ValueError, match="config.pbtxt"):
+        polaris.create_loader(model)
+    m = loader.load(model)
+    assert m.framework == "onnx"
+    x = np.ones((1, 4), np.float32)
+    assert np.array_equal(loader.predict(x)["output"], x)
+
+
 def test_devices_and_providers():
     ids = [d["id"] for d in polaris.list_devices()]
     assert "cpu" in ids

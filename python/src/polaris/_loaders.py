@@ -42,7 +42,8 @@ class BaseModelLoader:
     def load(self, path: str | os.PathLike, name: str = "") -> ModelMetadata:
         """Loads the model file (replacing one loaded before) and returns its metadata."""
         path = os.fspath(path)
-        if self.suffixes and not path.lower().endswith(self.suffixes):
+        other = TORCH_SUFFIXES if self.backend == "onnxruntime" else ONNX_SUFFIXES
+        if path.lower().endswith(other):  # another name is fine: the engine reads the file
             raise ValueError(f"{type(self).__name__} loads {', '.join(self.suffixes)} files, not '{path}' "
                              "(create_loader() picks the loader by extension)")
         if self.backend == "torch":
@@ -161,17 +162,46 @@ def predict_folder(model, source, **options) -> list:
     return loader.predict_folder(source, **options)
 
 
-def create_loader(path: str | os.PathLike, **options: Any) -> BaseModelLoader:
-    """The loader for `path` by its extension (.onnx/.ort: ONNX, .pt/.pth/...: TorchScript).
+# Triton's platform / backend names, as config.pbtxt gives them.
+_CONFIG_BACKENDS = {"onnxruntime_onnx": "onnx", "onnxruntime": "onnx", "onnx": "onnx",
+                    "pytorch_libtorch": "torch", "pytorch": "torch", "libtorch": "torch", "torch": "torch"}
+
+
+def _framework_from_config(path: str, config: Optional[str]) -> Optional[str]:
+    """'onnx' or 'torch' from `config` (config.pbtxt text) or the config.pbtxt beside the file."""
+    source = "the config given"
+    if config is None:
+        beside = os.path.join(os.path.dirname(path) or ".", "config.pbtxt")
+        up = os.path.join(os.path.dirname(os.path.dirname(path)) or ".", "config.pbtxt")
+        found = next((c for c in (beside, up) if os.path.isfile(c)), None)
+        if found is None:
+            return None
+        with open(found, encoding="utf-8") as f:
+            config, source = f.read(), found
+    from . import _polaris
+    platform = _polaris.config_platform(config, source)
+    if platform and platform not in _CONFIG_BACKENDS:
+        raise ValueError(f"{source}: platform/backend '{platform}' is not served by Polaris "
+                         "(onnxruntime_onnx or pytorch_libtorch)")
+    return _CONFIG_BACKENDS.get(platform)
+
+
+def create_loader(path: str | os.PathLike, config: Optional[str] = None, **options: Any) -> BaseModelLoader:
+    """The loader for `path`: by its extension (.onnx/.ort: ONNX, .pt/.pth/...: TorchScript), else by
+    the platform of `config` (config.pbtxt text) or of the config.pbtxt beside the file (or in its
+    Triton model folder: onnxruntime_onnx, pytorch_libtorch).
 
     Options go to the loader (optimization_level, intra_op_threads, preferred_device, ...).
-    A Triton model folder (with config.pbtxt) is served by MultiModelServer, not a loader.
     """
     path = os.fspath(path)
     lower = path.lower()
-    if lower.endswith(ONNX_SUFFIXES):
+    framework = "onnx" if lower.endswith(ONNX_SUFFIXES) else "torch" if lower.endswith(TORCH_SUFFIXES) else None
+    if framework is None or config is not None:
+        framework = _framework_from_config(path, config) or framework
+    if framework == "onnx":
         return ONNXModelLoader(**options)
-    if lower.endswith(TORCH_SUFFIXES):
+    if framework == "torch":
         return PyTorchModelLoader(**options)
     raise ValueError(f"cannot tell the framework of '{path}' from its extension: use .onnx or .ort for ONNX, "
-                     ".pt, .pth, .torchscript or .jit for TorchScript, or make the loader yourself")
+                     ".pt, .pth, .torchscript or .jit for TorchScript, give config= (config.pbtxt text with a "
+                     "platform), or make the loader yourself")
