@@ -12,6 +12,7 @@
 #include "core/thread_name.h"
 #include "runtime/model_loader.h"
 #include "runtime/model_manager_internal.h"
+#include "runtime/provider_choice.h"
 #include "runtime/triton_messages.h"
 #include "runtime/model_repository.h"
 
@@ -121,7 +122,10 @@ void ModelManager::release_handle(std::shared_ptr<LoadedModel>& model) {
 
 ModelManager::ModelManager(ManagerOptions options, BackendRegistry& registry)
     : options_(std::move(options)), registry_(registry),
-      pool_(std::make_unique<ExecutionPool>(options_.execution_threads)) {
+      pool_(std::make_unique<ExecutionPool>(options_.execution_threads)),
+      measured_sizes_(cache_root(registry.config()).empty()
+                          ? ""
+                          : (fs::path(cache_root(registry.config())) / "measured-memory").string()) {
   if (options_.load_mmap_threshold > 0) set_serving_thresholds();
   tracker_.set_budget("cpu", default_cpu_memory_limit());
   for (const auto& [device, bytes] : options_.memory_limits) tracker_.set_budget(device, bytes);
@@ -471,8 +475,12 @@ Status ModelManager::load_version(const std::string& name, int64_t version, bool
   lock.lock();
   if (!backend.ok()) return fail(backend.status());
   std::error_code ec;
-  const uint64_t predicted = (*backend)->predict_memory_bytes(fs::file_size(request.path, ec));
+  const uint64_t file_size = fs::file_size(request.path, ec);
   if (ec) return fail(NotFound("model file " + request.path + " cannot be read: " + ec.message()));
+  // An earlier load's measurement when there is one, else the estimate.
+  const std::string signature = load_signature(**backend, request, registry_.config().threads);
+  const std::optional<uint64_t> measured_before = measured_sizes_.lookup(request.path, signature);
+  const uint64_t predicted = measured_before.value_or((*backend)->predict_memory_bytes(file_size));
   find_slot_locked(name, version)->predicted_bytes = predicted;
 
   // Room for the prediction (on the CPU until the provider is known).
@@ -493,12 +501,15 @@ Status ModelManager::load_version(const std::string& name, int64_t version, bool
   if (Status s = tracker_.reserve(id, "cpu", predicted); !s.ok()) return fail(s);
   lock.unlock();
 
-  spdlog::info("loading {} from {} (predicted {})", label, request.path, format_byte_size(predicted));
+  spdlog::info("loading {} from {} (predicted {}{})", label, request.path, format_byte_size(predicted),
+               measured_before ? ", as an earlier load measured" : " from the file size");
   if (options_.load_mmap_threshold > 0)  // see ManagerOptions::load_mmap_threshold
     set_malloc_thresholds(options_.load_mmap_threshold, kLoadTrimThreshold);
   auto instance = load_model_instance(registry_, request);
   if (options_.load_mmap_threshold > 0) set_serving_thresholds();
 
+  if (instance.ok() && instance->device == "cpu")
+    measured_sizes_.record(request.path, signature, instance->measured_bytes);
   lock.lock();
   if (!instance.ok()) return fail(instance.status());
   tracker_.release(id);

@@ -44,6 +44,7 @@
 #include "backends/registry.h"
 #include "core/status.h"
 #include "proto/model_config.pb.h"
+#include "runtime/measured_sizes.h"
 #include "runtime/memory_budget.h"
 #include "runtime/model_override.h"
 #include "runtime/model_policy.h"
@@ -102,7 +103,7 @@ struct ModelVersionStatus {
   std::string provider;
   std::string device;
   uint64_t resident_bytes = 0;   // measured, while loaded
-  uint64_t predicted_bytes = 0;  // the backend's estimate before the last load
+  uint64_t predicted_bytes = 0;  // reserved before the last load: an earlier load's measurement, else the estimate
   bool pinned = false;
   int in_flight = 0;
   SchedulerStatus scheduler;  // queue, instances, live sequences (while loaded)
@@ -282,6 +283,9 @@ class ModelManager {
   BackendRegistry& registry_;
   // Before the models in entries_: destroyed after them (schedulers post here).
   std::unique_ptr<ExecutionPool> pool_;
+  // Earlier loads' measurements: the next load of the same file and settings
+  // reserves exactly that (thread-safe on its own).
+  MeasuredSizes measured_sizes_;
 
   // Held for a whole load(), unload(): an override and the load or unload
   // that replaces it never interleave (taken before load_mu_ and mu_).

@@ -295,14 +295,6 @@ Result<std::unique_ptr<Model>> measure(const ProviderCandidate& c, const ChoiceR
   return model;
 }
 
-std::string cache_root(const BackendConfig& config) {
-  if (!config.cache_dir.empty()) return config.cache_dir;
-  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg != '\0')
-    return (fs::path(xdg) / "polaris").string();
-  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0')
-    return (fs::path(home) / ".cache" / "polaris").string();
-  return "";
-}
 
 // The providers the ONNX Runtime module offers; none when it is missing.
 std::vector<std::string> ort_providers_of(BackendRegistry& registry) {
@@ -327,6 +319,15 @@ int machine_gpu_count(BackendRegistry& registry) {
     if (const devices::DeviceSource* s = report.source(source); s != nullptr && !s->devices.empty())
       return static_cast<int>(s->devices.size());
   return 0;
+}
+
+std::string cache_root(const BackendConfig& config) {
+  if (!config.cache_dir.empty()) return config.cache_dir;
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg != '\0')
+    return (fs::path(xdg) / "polaris").string();
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0')
+    return (fs::path(home) / ".cache" / "polaris").string();
+  return "";
 }
 
 std::string provider_choice_dir(const BackendConfig& config) {

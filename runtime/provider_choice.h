@@ -105,9 +105,12 @@ int machine_gpu_count(BackendRegistry& registry);
 // How many candidates this process has timed: a cached decision times none.
 uint64_t provider_measurement_count();
 
-// Where decisions are kept: <cache dir>/provider-choice, the cache dir being
+// Where what loads learn is kept (decisions, measured sizes):
 // BackendConfig::cache_dir, else $XDG_CACHE_HOME/polaris, else
-// ~/.cache/polaris.
+// ~/.cache/polaris; empty when none of them is set.
+std::string cache_root(const BackendConfig& config);
+
+// Where decisions are kept: <cache root>/provider-choice.
 std::string provider_choice_dir(const BackendConfig& config);
 
 }  // namespace polaris

@@ -353,6 +353,44 @@ TEST_F(ModelManagerTest, MemoryBudgetThatFitsTwoOfThreeEvictsInLruOrderAndIsNeve
   EXPECT_NE(refused.status().message().find("1.0 MiB"), std::string::npos) << refused.status().message();
 }
 
+TEST_F(ModelManagerTest, ALoadReservesWhatAnEarlierLoadOfTheSameFileMeasured) {
+  add("a", "tiny/identity.onnx");
+  BackendConfig config;
+  config.threads.intra_op = 1;
+  config.cache_dir = (root_ / "cache").string();  // where measurements persist
+  registry_ = std::make_unique<BackendRegistry>(config, POLARIS_MODULE_DIR);
+  const std::string file = (root_ / "a" / "1" / "model.onnx").string();
+  const uint64_t estimate = registry_->get("onnxruntime").value()->predict_memory_bytes(fs::file_size(file));
+
+  auto m = make({});
+  ASSERT_TRUE(first_output(*m, "a").ok());
+  const auto first = row(m->index(), "a").value();
+  EXPECT_EQ(first.predicted_bytes, estimate);  // never measured: the estimate from the file size
+  ASSERT_GT(first.resident_bytes, 0u);
+  // The estimate (12 MiB and more) is far from what a tiny model holds, so
+  // the reservations below are told from it.
+  ASSERT_NE(first.resident_bytes, estimate);
+
+  ASSERT_TRUE(m->unload("a").ok());
+  ASSERT_TRUE(first_output(*m, "a").ok());
+  const auto second = row(m->index(), "a").value();
+  EXPECT_EQ(second.predicted_bytes, first.resident_bytes);  // this process remembers
+  m.reset();
+
+  // A new server with the same cache: the file keeps the latest measurement.
+  auto restarted = make({});
+  ASSERT_TRUE(first_output(*restarted, "a").ok());
+  EXPECT_EQ(row(restarted->index(), "a")->predicted_bytes, second.resident_bytes);
+  restarted.reset();
+
+  // A changed file is a new model: estimated again.
+  add("a", "tiny/identity.onnx");
+  fs::last_write_time(file, fs::last_write_time(file) + 1h);
+  auto changed = make({});
+  ASSERT_TRUE(first_output(*changed, "a").ok());
+  EXPECT_EQ(row(changed->index(), "a")->predicted_bytes, estimate);
+}
+
 TEST_F(ModelManagerTest, KeepAliveUnloadsIdleModelsAndTheNextRequestReloads) {
   add("idle", "tiny/identity.onnx");
   add("kept", "tiny/negate.onnx");

@@ -40,12 +40,15 @@ Result<std::vector<TensorInfo>> parse_tensor_specs(const std::string& json_text,
 std::string positional_output_name(std::size_t index, const std::vector<TensorInfo>& declared_outputs);
 
 // Before loading: a TorchScript archive stores its weights uncompressed, so
-// weights resident after load are about the file size; freezing clones the
-// module (briefly two copies of the weights), and the interpreter's graphs and
-// allocator slack add more. x1.5 plus 8 MiB for the code and graph objects of
-// small models is conservative without being wasteful.
-inline constexpr double kPredictedMemoryFactor = 1.5;
-inline constexpr uint64_t kPredictedMemoryConstant = 8ull << 20;
+// weights resident after load are about the file size; freezing keeps a
+// second, folded copy of them, and warm-up adds the activations. Measured
+// with `polaris serve --threads 1` (docs/performance.md, "Memory
+// prediction"): ResNet50 2.07x its file, MobileNetV2 2.4x, EfficientNet-Lite0
+// 2.2x, EfficientNet-B0 2.8x, Silero VAD 7 MiB. 2x + 4 MiB is within 10% for
+// ResNet50, MobileNetV2 and EfficientNet-Lite0; the model manager uses a
+// model's own measurement from its second load on (runtime/measured_sizes.h).
+inline constexpr double kPredictedMemoryFactor = 2.0;
+inline constexpr uint64_t kPredictedMemoryConstant = 4ull << 20;
 uint64_t predict_memory(uint64_t file_size_bytes);
 
 // The most useful line of an engine's error text: TorchScript interpreter
