@@ -1,7 +1,6 @@
 #include "cli/predict_folder.h"
 
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -12,6 +11,7 @@
 #include "batch/model_parameters.h"
 #include "batch/result_writers.h"
 #include "batch/sample_loading.h"
+#include "cli/progress_line.h"
 #include "core/class_scores.h"
 
 namespace polaris::cli {
@@ -23,36 +23,25 @@ namespace fs = std::filesystem;
 // plain line at every tenth of the run (and at the end).
 class ProgressPrinter {
  public:
-  ProgressPrinter() : terminal_(::isatty(STDERR_FILENO) == 1) {}
-
-  void file_failed(const batch::FileResult& r) {
-    clear();
-    std::cerr << "skipped " << r.status.message() << "\n";
-  }
+  void file_failed(const batch::FileResult& r) { line_.print("skipped " + r.status.message()); }
   void update(const batch::Progress& p) {
     const double rate = p.seconds > 0 ? p.done / p.seconds : 0;
     const double eta = rate > 0 ? (p.total - p.done) / rate : 0;
-    if (terminal_) {
+    if (line_.terminal()) {
       const int width = 30, filled = p.total ? static_cast<int>(width * p.done / p.total) : width;
-      std::cerr << fmt::format("\r[{}{}] {}/{} files, {} failed, {:.1f} files/s, ETA {:.0f} s ", std::string(filled, '#'),
-                               std::string(width - filled, '.'), p.done, p.total, p.failed, rate, eta)
-                << std::flush;
-      drawn_ = true;
+      line_.redraw(fmt::format("[{}{}] {}/{} files, {} failed, {:.1f} files/s, ETA {:.0f} s", std::string(filled, '#'),
+                               std::string(width - filled, '.'), p.done, p.total, p.failed, rate, eta));
       return;
     }
     const int64_t tenth = p.total ? p.done * 10 / p.total : 10;
     if (tenth == last_tenth_ && p.done != p.total) return;
     last_tenth_ = tenth;
-    std::cerr << fmt::format("progress: {}/{} files, {} failed, {:.1f} files/s\n", p.done, p.total, p.failed, rate);
+    line_.print(fmt::format("progress: {}/{} files, {} failed, {:.1f} files/s", p.done, p.total, p.failed, rate));
   }
-  void clear() {
-    if (drawn_) std::cerr << "\r\033[K";
-    drawn_ = false;
-  }
+  void clear() { line_.clear(); }
 
  private:
-  bool terminal_;
-  bool drawn_ = false;
+  ProgressLine line_;
   int64_t last_tenth_ = -1;
 };
 

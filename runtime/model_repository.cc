@@ -14,16 +14,6 @@ namespace fs = std::filesystem;
 
 constexpr const char* kModelFileNames[] = {"model.onnx", "model.ort", "model.pt", "model.pth", "model.torchscript"};
 
-// Version folders are positive decimal integers; anything else is ignored,
-// as Triton does (e.g. a stray "README" or ".git").
-std::optional<int64_t> parse_version(const std::string& name) {
-  int64_t v = 0;
-  const auto* end = name.data() + name.size();
-  auto [ptr, ec] = std::from_chars(name.data(), end, v);
-  if (ec != std::errc() || ptr != end || v <= 0) return std::nullopt;
-  return v;
-}
-
 // `name` is the folder's name in a repository; `given`, when set, is the
 // config to use instead of the folder's config.pbtxt (a load request's).
 RepositoryModel scan_model(const fs::path& dir, std::string name, const inference::ModelConfig* given) {
@@ -60,7 +50,7 @@ RepositoryModel scan_model(const fs::path& dir, std::string name, const inferenc
   }
   for (const auto& entry : fs::directory_iterator(dir, ec))
     if (entry.is_directory(ec))
-      if (auto v = parse_version(entry.path().filename().string())) model.available_versions.push_back(*v);
+      if (auto v = parse_version_folder(entry.path().filename().string())) model.available_versions.push_back(*v);
   std::sort(model.available_versions.begin(), model.available_versions.end());
   if (model.available_versions.empty()) {
     model.status = NotFound("model '" + model.name + "' has no version folder (e.g. " + model.dir + "/1/)");
@@ -80,6 +70,14 @@ RepositoryModel scan_model(const fs::path& dir, std::string name, const inferenc
 }
 
 }  // namespace
+
+std::optional<int64_t> parse_version_folder(const std::string& name) {
+  int64_t v = 0;
+  const auto* end = name.data() + name.size();
+  auto [ptr, ec] = std::from_chars(name.data(), end, v);
+  if (ec != std::errc() || ptr != end || v <= 0) return std::nullopt;
+  return v;
+}
 
 Status validate_model_name(std::string_view name) {
   if (name.empty() || name.size() > 255) return InvalidArgument("a model name must have 1 to 255 characters");

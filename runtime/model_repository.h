@@ -38,6 +38,10 @@ struct RepositoryModel {
 // walk out of the repository.
 Status validate_model_name(std::string_view name);
 
+// A version folder's number: a positive decimal integer; nullopt for any
+// other name (a stray "README", ".git" or a staging folder), as Triton does.
+std::optional<int64_t> parse_version_folder(const std::string& name);
+
 // The versions a policy selects from `available` (ascending). Triton's
 // default, with no policy set, is the latest one.
 std::vector<int64_t> select_versions(const inference::ModelVersionPolicy& policy, std::vector<int64_t> available);

@@ -61,6 +61,21 @@ def wait_until(condition, timeout=60, describe=lambda: "the condition"):
             raise AssertionError(f"timed out after {timeout} s: {describe()}")
         time.sleep(0.01)
 
+
+# ---------------------------------------------------------------- a full disk, for real
+
+def in_tiny_filesystem(command, size="1m"):
+    """`command` run with TMPDIR on a fresh tmpfs of `size` in a private mount namespace (no root
+    needed: a user namespace), so a full disk is real and touches nothing else."""
+    script = ('set -e; d=$(mktemp -d); mount -t tmpfs -o size=%s tmpfs "$d"; echo "$d" > "$POLARIS_TINY_FS_FILE"; '
+              'export TMPDIR="$d"; exec "$@"' % size)
+    return ["unshare", "-Urm", "sh", "-c", script, "sh", *map(str, command)]
+
+
+def unshare_works():
+    return subprocess.run(["unshare", "-Urm", "sh", "-c", "mount -t tmpfs tmpfs /mnt"], capture_output=True).returncode == 0
+
+
 def free_port():
     import socket
     with socket.socket() as s:

@@ -18,7 +18,7 @@ import pytest
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-from conftest import BUILD, ServerProcess, free_port, wait_until
+from conftest import BUILD, ServerProcess, free_port, in_tiny_filesystem, unshare_works, wait_until
 from faulty import write_faulty_model
 from gate import Gate
 
@@ -83,18 +83,6 @@ def test_poll_mode_refuses_a_corrupt_file_and_keeps_the_old_instance(polaris_bin
         assert index["2"]["state"] == "UNAVAILABLE" and index["2"]["reason"], index
     finally:
         assert server.stop() == 0, server.output()
-
-
-def in_tiny_filesystem(command, size="1m"):
-    """`command` run with TMPDIR on a fresh tmpfs of `size` in a private mount namespace (no root
-    needed: a user namespace), so a full disk is real and touches nothing else."""
-    script = ('set -e; d=$(mktemp -d); mount -t tmpfs -o size=%s tmpfs "$d"; echo "$d" > "$POLARIS_TINY_FS_FILE"; '
-              'export TMPDIR="$d"; exec "$@"' % size)
-    return ["unshare", "-Urm", "sh", "-c", script, "sh", *map(str, command)]
-
-
-def unshare_works():
-    return subprocess.run(["unshare", "-Urm", "sh", "-c", "mount -t tmpfs tmpfs /mnt"], capture_output=True).returncode == 0
 
 
 @pytest.mark.skipif(not unshare_works(), reason="no user namespaces here: cannot make a private tmpfs")
