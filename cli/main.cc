@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   polaris::cli::add_serve_command(app, exit_code);
   polaris::cli::add_devices_command(app, exit_code);
   polaris::cli::add_pull_command(app, exit_code);
+  polaris::cli::add_validate_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

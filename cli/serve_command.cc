@@ -40,6 +40,7 @@ struct ServeArgs {
   std::vector<std::string> pinned;
   bool no_autoload = false;
   bool no_warmup = false;
+  bool check_new_versions = true;
   bool engine_spinning = false;
   int inter_op_threads = 1;
   int threads = 0;
@@ -100,6 +101,7 @@ Result<ManagerOptions> manager_options(const ServeArgs& a) {
   o.pinned_models = a.pinned;
   o.autoload = !a.no_autoload;
   o.warmup = !a.no_warmup;
+  o.check_polled_versions = a.check_new_versions;
   if (!a.providers.empty()) {
     std::string rest = a.providers;
     for (std::size_t comma; (comma = rest.find(',')) != std::string::npos; rest = rest.substr(comma + 1))
@@ -306,6 +308,8 @@ void add_serve_command(CLI::App& app, int& exit_code) {
       ->check(CLI::IsMember({"lazy", "none", "explicit", "poll"}));
   opt("--load-model", a->load_models, "Explicit mode: a model to load at start (repeat; * for all)");
   opt("--repository-poll-secs", a->poll_secs, "Poll mode: seconds between repository scans");
+  opt("--check-new-versions", a->check_new_versions,
+      "Poll mode: a new or changed version passes polaris validate's checks before it serves (true/false)");
   opt("--memory-limit", a->memory_limits, "Memory budget: SIZE for the CPU, or gpu:N=SIZE (repeat)");
   opt("--max-models", a->max_models, "At most this many model versions resident (0: no limit)");
   opt("--keep-alive", a->keep_alive, "Unload models idle this long (0: never; 30s, 5m, 1h)");

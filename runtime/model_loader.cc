@@ -10,6 +10,7 @@
 #include "runtime/model_config.h"
 #include "runtime/provider_choice.h"
 #include "runtime/reshape.h"
+#include "runtime/model_check.h"
 #include "runtime/warmup.h"
 
 namespace polaris {
@@ -151,6 +152,13 @@ Result<LoadedInstance> load_model_instance(BackendRegistry& registry, const Inst
   instance.config = complete_model_config(request.config, metadata);
   if (request.warmup)
     POLARIS_RETURN_IF_ERROR(warm_up(*model, instance.config, request.model_dir, metadata));
+  if (request.check) {
+    const CheckReport report = check_model(*model, instance.config, CheckOptions{});
+    if (!report.passed())
+      return FailedPrecondition("the checks before serving failed (polaris validate runs the same): " +
+                                report.failures());
+    metadata.extra_info["checks"] = "passed (" + std::to_string(report.results.size()) + ")";
+  }
   std::string where = metadata.provider;
   for (std::size_t i = 1; i < placements.size(); ++i) {
     POLARIS_ASSIGN_OR_RETURN(std::unique_ptr<Model> extra, backend->load(request.path, options_for(placements[i])));

@@ -29,6 +29,9 @@ struct InstanceRequest {
   LoadOptions options;      // defaults; the config's parameters are added
   bool warmup = true;
   std::string config_source = "config.pbtxt";  // where the config came from, for errors
+  // Run `polaris validate`'s checks (runtime/model_check.h) after warm-up;
+  // a failed check fails the load. Poll mode sets it for new versions.
+  bool check = false;
 };
 
 struct LoadedInstance {

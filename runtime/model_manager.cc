@@ -413,7 +413,7 @@ void ModelManager::evict(std::vector<Victim> victims, const std::string& reason)
   changed_.notify_all();
 }
 
-Status ModelManager::load_version(const std::string& name, int64_t version, bool reload) {
+Status ModelManager::load_version(const std::string& name, int64_t version, bool reload, bool check) {
   std::unique_lock lock(mu_);
   for (;;) {
     Slot* slot = find_slot_locked(name, version);
@@ -440,7 +440,8 @@ Status ModelManager::load_version(const std::string& name, int64_t version, bool
                           entry->has_config,
                           options_.load_defaults,
                           options_.warmup,
-                          entry->overridden ? "the load request's config" : "config.pbtxt"};
+                          entry->overridden ? "the load request's config" : "config.pbtxt",
+                          check};
   std::shared_ptr<const OverrideFiles> files = entry->override_files;  // on disk while the instance lives
   const std::string label = fmt::format("model '{}' version {}", name, version);
   lock.unlock();

@@ -81,6 +81,10 @@ struct ManagerOptions {
   // 0: default_execution_threads() (2).
   int execution_threads = 0;
   bool warmup = true;
+  // Poll mode: a new or changed version passes `polaris validate`'s checks
+  // (generated inputs, output shapes, no NaN/Inf) before it serves; one
+  // that fails is refused and the serving version stays.
+  bool check_polled_versions = true;
   LoadOptions load_defaults;  // providers and optimisation level
   // glibc's mmap threshold (set_malloc_thresholds; process-wide) while a
   // model loads and warms up: its weights and first buffers then each get
@@ -253,7 +257,8 @@ class ModelManager {
   // reloads changed files (poll mode, explicit load); otherwise only the
   // listing and the files of unloaded versions are refreshed (lazy).
   Status sync_repository(std::optional<std::string_view> only_model, bool load_changes);
-  Status load_version(const std::string& name, int64_t version, bool reload);
+  // `check`: the checks of runtime/model_check.h before it serves.
+  Status load_version(const std::string& name, int64_t version, bool reload, bool check = false);
   Status unload_version(const std::string& name, int64_t version, const std::string& reason, bool evicted);
   Status load_all_versions(const std::string& name);
   // Drops `name`'s override (under control_mu_): relists it from the

@@ -154,8 +154,9 @@ Status ModelManager::sync_repository(std::optional<std::string_view> only_model,
 
   // New and changed versions first, so traffic moves to them before the
   // removed ones go.
-  for (const auto& [name, version] : to_load) (void)load_version(name, version, false);
-  for (const auto& [name, version] : to_reload) (void)load_version(name, version, true);
+  const bool check = options_.mode == ControlMode::kPoll && options_.check_polled_versions;
+  for (const auto& [name, version] : to_load) (void)load_version(name, version, false, check);
+  for (const auto& [name, version] : to_reload) (void)load_version(name, version, true, check);
   {
     // A bad deploy (the new version fails to load) must not take the model
     // down: a retired version that still serves stays until another one
