@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "core/executable_dir.h"
+
 namespace polaris {
 namespace {
 
@@ -14,10 +16,9 @@ namespace fs = std::filesystem;
 
 std::string default_module_dir() {
   if (const char* env = std::getenv("POLARIS_BACKEND_DIR"); env && *env) return env;
-  std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) return "lib";
-  return (exe.parent_path().parent_path() / "lib").string();
+  const std::string exe_dir = executable_dir();
+  if (exe_dir.empty()) return "lib";
+  return (fs::path(exe_dir).parent_path() / "lib").string();
 }
 
 std::string lower(std::string_view s) {

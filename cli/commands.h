@@ -13,6 +13,8 @@ void add_serve_command(CLI::App& app, int& exit_code);
 void add_devices_command(CLI::App& app, int& exit_code);
 void add_pull_command(CLI::App& app, int& exit_code);
 void add_validate_command(CLI::App& app, int& exit_code);
+void add_quantize_command(CLI::App& app, int& exit_code);
+void add_prune_command(CLI::App& app, int& exit_code);
 void print_version();
 
 }  // namespace polaris::cli

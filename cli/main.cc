@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
   polaris::cli::add_devices_command(app, exit_code);
   polaris::cli::add_pull_command(app, exit_code);
   polaris::cli::add_validate_command(app, exit_code);
+  polaris::cli::add_quantize_command(app, exit_code);
+  polaris::cli::add_prune_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

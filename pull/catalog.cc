@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/executable_dir.h"
 #include "pull/model_cache.h"
 #include "runtime/model_repository.h"
 
@@ -61,12 +62,6 @@ Result<CatalogEntry> parse_entry(const json& item, const std::string& where) {
   entry.source = optional_string(item, "source");
   entry.license = optional_string(item, "license");
   return entry;
-}
-
-std::string executable_dir() {
-  std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? "" : exe.parent_path().string();
 }
 
 }  // namespace

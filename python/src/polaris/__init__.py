@@ -17,6 +17,7 @@ _os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", "100000000")
 
 from . import _polaris, _torch_guard  # noqa: E402
 from ._batch import ClassScore, FileResult
+from ._compress import CompressionReport, prune, quantize
 from ._devices import device_report, list_devices, providers
 from ._loaders import BaseModelLoader, ONNXModelLoader, PyTorchModelLoader, create_loader, predict_folder
 from ._metadata import ModelMetadata, TensorSpec
@@ -39,5 +40,5 @@ __version__ = "0.1.0"
 __all__ = [
     "BaseModelLoader", "ModelMetadata", "MultiModelServer", "ONNXModelLoader", "PyTorchModelLoader",
     "TensorSpec", "create_loader", "device_report", "list_devices", "providers", "set_engine_threads",
-    "set_log_level", "predict_folder", "ClassScore", "FileResult",
+    "set_log_level", "predict_folder", "ClassScore", "FileResult", "CompressionReport", "quantize", "prune",
 ]

@@ -72,6 +72,24 @@ class MultiModelServer:
         self._metadata.pop(name, None)
         self._configs.pop(name, None)
 
+    def compress_model(self, name: str, output: str | os.PathLike, method: str = "quantize", **options):
+        """The seed's "compress a loaded model and serve it": `polaris.quantize()` (or, with
+        method="prune", `polaris.prune()`) of the file `name` was loaded from, into `output`, with
+        `options` passed on; when the result is written (it loads, runs, and keeps accuracy within
+        `max_accuracy_drop`), `name` serves it from then on, with the same config. Requests that
+        arrive between the unload of the original and the load of the result fail (the name is
+        briefly unknown). Returns the CompressionReport."""
+        from ._compress import prune, quantize
+        if method not in ("quantize", "prune"):
+            raise ValueError(f"method '{method}' is not quantize or prune")
+        path = self.model_metadata(name).path
+        report = (quantize if method == "quantize" else prune)(path, output, **options)
+        if report.written:
+            config = self._configs.get(name)
+            self.unload_model(name)
+            self.load_model(name, output, config)
+        return report
+
     def list_models(self) -> list[str]:
         return self._server.list_models()
 
