@@ -131,6 +131,8 @@ void print_report(const CompressArgs& args, const nlohmann::json& tool, const Co
     return;
   }
   std::cout << fmt::format("{} {} -> {}: {}\n", args.command, args.model, args.output, tool.value("method", "?"));
+  if (tool.contains("pre_processing"))
+    std::cout << "  pre-processing: " << tool["pre_processing"].get<std::string>() << "\n";
   if (tool.contains("calibration_samples"))
     std::cout << fmt::format("  calibrated on {} samples\n", tool["calibration_samples"].get<int>());
   if (tool.contains("sparsity"))

@@ -61,22 +61,49 @@ def _calibration_samples(folder, input_name, input_rank, limit):
         yield {input_name: array}
 
 
+def _pre_process(model, scratch):
+    """ONNX Runtime's recommended pre-processing (shape inference, graph optimisation): it
+    folds what exporters leave between initializers and their operators (Identity nodes, batch
+    norms), without which the quantizer treats weights as activations and quantizes them at
+    every run: ResNet50 INT8 then ran 0.72x FP32's speed here, 3x with it. Returns the model
+    to quantize and a note."""
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+    pre = pathlib.Path(scratch) / "preprocessed.onnx"
+    try:
+        quant_pre_process(str(model), str(pre))
+        return pre, "onnxruntime quant_pre_process"
+    except Exception as e:  # the quantizer still works on the original, only slower
+        return pathlib.Path(model), f"pre-processing skipped ({type(e).__name__}: {e})"
+
+
 def quantize_onnx(model, output, mode="dynamic", calibration=None, per_channel=False, calibration_limit=256):
-    """INT8 with ONNX Runtime's quantizer. `dynamic`: weights quantized, activations at run
-    time (no data needed). `static`: QDQ format, activation ranges calibrated (MinMax) on the
-    .npy samples in the folder `calibration`. Returns what was done, as a dict."""
+    """INT8 with ONNX Runtime's quantizer, after its pre-processing. `dynamic`: weights
+    quantized, activations at run time (no data needed). `static`: QDQ format, activation ranges
+    calibrated (MinMax) on the .npy samples in the folder `calibration`. Returns what was done,
+    as a dict."""
+    import tempfile
     quantization = _import("onnxruntime.quantization", ORT_HINT)
     onnx = _import("onnx", ORT_HINT)
     # The quantizer's own sessions warn about every initializer their graph passes drop: errors only.
     _import("onnxruntime", ORT_HINT).set_default_logger_severity(3)
-    if mode == "dynamic":
-        quantization.quantize_dynamic(str(model), str(output), weight_type=quantization.QuantType.QInt8,
-                                      per_channel=per_channel)
-        return {"method": "onnxruntime quantize_dynamic (INT8 weights)", "format": "onnx"}
-    if mode != "static":
+    if mode not in ("dynamic", "static"):
         raise ValueError(f"mode '{mode}' is not dynamic or static")
-    if not calibration:
+    if mode == "static" and not calibration:
         raise ValueError("static quantization needs calibration data (a folder of images or .npy files)")
+    with tempfile.TemporaryDirectory(prefix=".polaris-pre-", dir=pathlib.Path(output).resolve().parent) as scratch:
+        source, pre_note = _pre_process(model, scratch)
+        if mode == "dynamic":
+            quantization.quantize_dynamic(str(source), str(output), weight_type=quantization.QuantType.QInt8,
+                                          per_channel=per_channel)
+            return {"method": "onnxruntime quantize_dynamic (INT8 weights)", "format": "onnx",
+                    "pre_processing": pre_note}
+        result = _quantize_static(quantization, onnx, source, output, calibration, per_channel, calibration_limit)
+        result["pre_processing"] = pre_note
+        return result
+
+
+def _quantize_static(quantization, onnx, model, output, calibration, per_channel, calibration_limit):
+    """QDQ, INT8 weights, UINT8 activations (the fast pair on x86: S8S8 ran 2.5x slower here)."""
     graph = onnx.load(str(model), load_external_data=False).graph
     initializers = {i.name for i in graph.initializer}
     inputs = [i for i in graph.input if i.name not in initializers]
