@@ -131,6 +131,9 @@ void print_report(const CompressArgs& args, const nlohmann::json& tool, const Co
     return;
   }
   std::cout << fmt::format("{} {} -> {}: {}\n", args.command, args.model, args.output, tool.value("method", "?"));
+  if (tool.contains("quantized_layers"))
+    std::cout << fmt::format("  quantized layers: {}\n", tool["quantized_layers"].get<int>());
+  if (tool.contains("note")) std::cout << "  note: " << tool["note"].get<std::string>() << "\n";
   if (tool.contains("pre_processing"))
     std::cout << "  pre-processing: " << tool["pre_processing"].get<std::string>() << "\n";
   if (tool.contains("calibration_samples"))

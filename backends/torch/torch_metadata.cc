@@ -93,8 +93,11 @@ Result<std::vector<ArgInfo>> describe_forward(const torch::jit::Module& module, 
   text << schema;
   *schema_text = text.str();
   std::vector<ArgInfo> args;
-  for (const c10::Argument& argument : schema.arguments()) {
-    if (args.empty() && argument.name() == "self") continue;  // the module itself
+  for (std::size_t i = 0; i < schema.arguments().size(); ++i) {
+    const c10::Argument& argument = schema.arguments()[i];
+    // The module itself: the first argument, of the module's class type,
+    // whatever its name (`self` by convention only).
+    if (i == 0 && argument.type()->kind() == c10::TypeKind::ClassType) continue;
     ArgInfo info;
     info.name = argument.name();
     info.kind = kind_of(argument.type());

@@ -113,6 +113,7 @@ def test_torchscript_dynamic_int8_and_pruning_to_half(polaris_bin, models, tmp_p
     _, report = report_of(polaris_bin, "quantize", models / "digits" / "digits.pt", "-o", out,
                           *digits_eval(models), "--max-accuracy-drop", str(GATE_POINTS), "--timing-runs", "5")
     assert report["written"] and "quantize_dynamic_jit" in report["tool"]["method"], report
+    assert report["tool"]["quantized_layers"] == 2, report  # the MLP's two Linear layers
     assert report["after"]["bytes"] < report["before"]["bytes"], report
 
     pruned = tmp_path / "digits.pruned.pt"

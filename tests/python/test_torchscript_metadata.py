@@ -86,3 +86,24 @@ def test_predict_random_runs_on_torchscript(polaris_bin, models, model):
     assert tensor["name"] == "output__0" and tensor["datatype"] == "FP32"
     assert tensor["shape"] == ([1, 10] if model.startswith("digits") else [1, 1000])
     assert all(np.isfinite(tensor["data"]))
+
+
+MODULE_WITH_ANOTHER_SELF_NAME = '''
+import sys, torch
+class Scaled(torch.nn.Module):
+    def __init__(s):
+        super().__init__()
+        s.fc = torch.nn.Linear(4, 2)
+    def forward(s, x):  # `self` is a convention: the module argument may have any name
+        return s.fc(x)
+torch.jit.save(torch.jit.script(Scaled().eval()), sys.argv[1])
+'''
+
+
+def test_the_module_argument_is_not_an_input_whatever_its_name(polaris_bin, tmp_path):
+    import sys
+    script = tmp_path / "make.py"
+    script.write_text(MODULE_WITH_ANOTHER_SELF_NAME)
+    run(sys.executable, script, tmp_path / "scaled.pt")
+    info = json.loads(run(polaris_bin, "info", tmp_path / "scaled.pt", "--json").stdout)
+    assert info["input_names"] == ["x"], info

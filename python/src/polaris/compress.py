@@ -162,11 +162,21 @@ def quantize_torchscript(model, output, mode="dynamic"):
     from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic_jit
     module = torch.jit.load(str(model), map_location="cpu").eval()
     quantized = quantize_dynamic_jit(module, {"": default_dynamic_qconfig})
-    if "quantized::" not in str(quantized.graph):
-        raise ValueError("nothing to quantize: torch's dynamic quantization covers Linear layers "
+    graph = str(quantized.graph)
+    layers = graph.count("quantized::linear_dynamic")
+    if layers == 0:
+        raise ValueError("nothing to quantize: torch's dynamic quantization of TorchScript covers Linear layers "
                          "(aten::linear), and this model has none")
     torch.jit.save(quantized, str(output))
-    return {"method": "torch quantize_dynamic_jit (INT8 Linear weights)", "format": "torchscript"}
+    result = {"method": "torch quantize_dynamic_jit (INT8 Linear weights)", "format": "torchscript",
+              "quantized_layers": layers}
+    recurrent = sum(graph.count(f"aten::{op}(") for op in ("lstm", "gru"))
+    if recurrent:
+        # Eager quantize_dynamic covers nn.LSTM/nn.GRU, but needs the model's Python class.
+        result["note"] = (f"{recurrent} LSTM/GRU layer(s) stay FP32: torch's graph-mode quantizer covers "
+                          "Linear only (quantize the eager model with torch.ao.quantization.quantize_dynamic "
+                          "before scripting it)")
+    return result
 
 
 def prune_torchscript(model, output, amount=0.5):
