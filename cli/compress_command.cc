@@ -8,7 +8,6 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -21,8 +20,8 @@
 #include "cli/commands.h"
 #include "cli/compress_report.h"
 #include "cli/logging.h"
+#include "cli/python_tools.h"
 #include "core/byte_size.h"
-#include "core/executable_dir.h"
 #include "core/npy.h"
 #include "pull/durable_files.h"
 
@@ -44,24 +43,6 @@ struct CompressArgs {
   int timing_runs = 20;
   bool json = false;
 };
-
-constexpr int kToolMissing = 3;
-
-// The tool: beside an installed binary, else in the source tree it was built from.
-Result<std::string> compress_tool() {
-  const std::vector<fs::path> candidates{fs::path(executable_dir()) / ".." / "share" / "polaris" / "compress.py",
-                                         fs::path(POLARIS_SOURCE_DIR) / "python" / "src" / "polaris" / "compress.py"};
-  std::error_code ec;
-  for (const fs::path& p : candidates)
-    if (fs::is_regular_file(p, ec)) return fs::weakly_canonical(p, ec).string();
-  return NotFound(fmt::format("the compression tool compress.py is in neither {} nor {}", candidates[0].string(),
-                              candidates[1].string()));
-}
-
-std::string python() {
-  const char* env = std::getenv("POLARIS_PYTHON");
-  return env != nullptr && *env != '\0' ? env : "python3";
-}
 
 // Images in `folder` become .npy samples in `out` (preprocessed for the
 // model's first input as `polaris predict --input-dir` would); a folder of
@@ -98,7 +79,7 @@ Result<std::string> calibration_folder(const CompressArgs& args, const fs::path&
 
 std::vector<std::string> tool_command(const CompressArgs& args, const std::string& tool, const std::string& output,
                                       const std::string& calibration) {
-  std::vector<std::string> argv{python(), tool, args.command, args.model, output};
+  std::vector<std::string> argv{python_interpreter(), tool, args.command, args.model, output};
   if (args.command == "prune") {
     argv.insert(argv.end(), {"--amount", fmt::format("{}", args.amount)});
     return argv;
@@ -189,7 +170,7 @@ int run_compress(const CompressArgs& args) {
     }
     labelled = std::move(*set);
   }
-  auto tool = compress_tool();
+  auto tool = find_python_tool("compress.py");
   if (!tool.ok()) {
     std::cerr << "error: " << tool.status().message() << "\n";
     return 1;
@@ -222,11 +203,11 @@ int run_compress(const CompressArgs& args) {
     calibration = *folder;
   }
   auto child = run_child(tool_command(args, *tool, staged.string(), calibration));
-  if (!child.ok() || child->exit_code == kToolMissing) {
+  if (!child.ok() || child->exit_code == kPythonToolMissing) {
     std::cerr << (child.ok() ? "" : "error: " + child.status().message() + "\n")
-              << "polaris " << args.command << " runs " << python()
+              << "polaris " << args.command << " runs " << python_interpreter()
               << " with the engines' Python tools; set POLARIS_PYTHON to a Python that has them\n";
-    return kToolMissing;
+    return kPythonToolMissing;
   }
   if (child->exit_code != 0) {
     std::cerr << "error: the " << args.command << " tool failed (exit " << child->exit_code << ")\n";

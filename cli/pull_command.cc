@@ -16,8 +16,10 @@
 #include <google/protobuf/text_format.h>
 
 #include "backends/registry.h"
+#include "cli/child_process.h"
 #include "cli/commands.h"
 #include "cli/progress_line.h"
+#include "cli/python_tools.h"
 #include "core/byte_size.h"
 #include "pull/fetch.h"
 #include "pull/repository_install.h"
@@ -93,7 +95,7 @@ Result<pull::Catalog> read_catalogs(const PullArgs& args) {
 void print_catalog(const pull::Catalog& catalog) {
   std::cout << fmt::format("{:<24} {:<12} {:>10}  {}\n", "NAME", "FORMAT", "SIZE", "DESCRIPTION");
   for (const auto* entry : catalog.entries())
-    std::cout << fmt::format("{:<24} {:<12} {:>10}  {}\n", entry->name, entry->format,
+    std::cout << fmt::format("{:<30} {:<12} {:>10}  {}\n", entry->name, entry->format,
                              entry->size ? format_byte_size(*entry->size) : "?", entry->description);
 }
 
@@ -116,6 +118,31 @@ Result<std::string> generate_config(const std::string& file, const std::string& 
   std::string text;
   google::protobuf::TextFormat::PrintToString(config, &text);
   return "# Written by `polaris pull` from the model itself; edit freely (docs/runtime.md).\n" + text;
+}
+
+// A torchvision state_dict exported to TorchScript by torchvision_export.py
+// in a child Python, cached like a download (keyed by the weights' hash and
+// the architecture), so a second pull neither exports nor installs again.
+// FailedPrecondition when Python lacks torch or torchvision.
+Result<pull::ModelCache::Entry> export_torchvision(const pull::ModelCache& cache, const std::string& architecture,
+                                                   const pull::ModelCache::Entry& weights) {
+  const std::string key = fmt::format("torchvision-export:{}:{}", architecture, weights.sha256);
+  if (auto hash = cache.hash_for_url(key))
+    if (auto path = cache.find(*hash)) return pull::ModelCache::Entry{*hash, *path};
+  POLARIS_ASSIGN_OR_RETURN(std::string tool, find_python_tool("torchvision_export.py"));
+  POLARIS_ASSIGN_OR_RETURN(std::string partial, cache.partial_path(std::nullopt, key));
+  std::cerr << "exporting torchvision's " << architecture << " to TorchScript\n";
+  POLARIS_ASSIGN_OR_RETURN(ChildResult child, run_child({python_interpreter(), tool, architecture, weights.path, partial}));
+  if (child.exit_code == kPythonToolMissing)
+    return FailedPrecondition("the export needs torch and torchvision in " + python_interpreter() +
+                              " (set POLARIS_PYTHON to a Python that has them)");
+  if (child.exit_code != 0) {
+    std::error_code ignored;
+    fs::remove(partial, ignored);
+    return InvalidArgument(fmt::format("exporting torchvision's {} failed (exit {}); the weights stay in the cache",
+                                       architecture, child.exit_code));
+  }
+  return cache.publish(partial, std::nullopt, key);
 }
 
 int run_pull(const PullArgs& args) {
@@ -164,6 +191,15 @@ int run_pull(const PullArgs& args) {
   std::cout << fmt::format("{}: {} sha256:{} {}\n", source->name, format_byte_size(size), fetched->file.sha256,
                            fetched->from_cache ? "(from the cache)" : "(downloaded, verified)");
   std::cout << "cached at " << fetched->file.path << "\n";
+  if (!source->torchvision_architecture.empty()) {
+    auto exported = export_torchvision(cache, source->torchvision_architecture, fetched->file);
+    if (!exported.ok()) {
+      std::cerr << "error: " << exported.status().message() << "\n";
+      return exported.status().code() == StatusCode::kFailedPrecondition ? kPythonToolMissing : 1;
+    }
+    std::cout << fmt::format("exported to TorchScript: {} sha256:{}\n", exported->path, exported->sha256);
+    fetched->file = *exported;
+  }
   if (args.into.empty()) return 0;
 
   pull::InstallRequest install;

@@ -27,19 +27,30 @@ std::string optional_string(const json& entry, const char* key) {
 Result<CatalogEntry> parse_entry(const json& item, const std::string& where) {
   if (!item.is_object()) return InvalidArgument(where + ": an entry must be an object");
   // A misspelt key ("sha265") must not silently turn verification off.
-  static const std::set<std::string> kKeys{"name", "format", "urls", "sha256", "size", "description", "source",
-                                           "license", "_comment"};
+  static const std::set<std::string> kKeys{"name",         "format", "urls",        "sha256", "sha256_prefix",
+                                           "architecture", "size",   "description", "source", "license",
+                                           "_comment"};
   for (const auto& [key, value] : item.items())
     if (!kKeys.count(key))
-      return InvalidArgument(fmt::format("{}: unknown key \"{}\" (known: name, format, urls, sha256, size, "
-                                         "description, source, license)",
+      return InvalidArgument(fmt::format("{}: unknown key \"{}\" (known: name, format, urls, sha256, "
+                                         "sha256_prefix, architecture, size, description, source, license)",
                                          where, key));
   CatalogEntry entry;
   entry.name = optional_string(item, "name");
   if (Status s = validate_model_name(entry.name); !s.ok()) return InvalidArgument(where + ": " + s.message());
   const std::string named = fmt::format("{} ('{}')", where, entry.name);
   entry.format = optional_string(item, "format");
-  if (auto ext = extension_for_format(entry.format); !ext.ok()) return InvalidArgument(named + ": " + ext.status().message());
+  entry.architecture = optional_string(item, "architecture");
+  if (entry.format == kTorchvisionFormat) {
+    if (entry.architecture.empty() || entry.architecture.find_first_not_of(
+                                          "abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos)
+      return InvalidArgument(named + ": a torchvision entry needs \"architecture\", the builder's name in "
+                                     "torchvision.models (e.g. \"resnet18\")");
+  } else if (auto ext = extension_for_format(entry.format); !ext.ok()) {
+    return InvalidArgument(named + ": " + ext.status().message() + " or torchvision");
+  } else if (!entry.architecture.empty()) {
+    return InvalidArgument(named + ": \"architecture\" is for torchvision entries");
+  }
   auto urls = item.find("urls");
   if (urls == item.end() || !urls->is_array() || urls->empty())
     return InvalidArgument(named + ": \"urls\" must be a list of at least one URL");
@@ -53,6 +64,15 @@ Result<CatalogEntry> parse_entry(const json& item, const std::string& where) {
     auto normalized = normalize_sha256(sha->get<std::string>());
     if (!normalized.ok()) return InvalidArgument(named + ": " + normalized.status().message());
     entry.sha256 = *normalized;
+  }
+  if (auto prefix = item.find("sha256_prefix"); prefix != item.end()) {
+    // What torchvision publishes: the first hex digits of the sha256 in
+    // the file name (torch.hub checks the same prefix).
+    const std::string text = prefix->is_string() ? prefix->get<std::string>() : "";
+    if (text.size() < 8 || text.size() > 64 || text.find_first_not_of("0123456789abcdef") != std::string::npos)
+      return InvalidArgument(named + ": \"sha256_prefix\" must be 8 to 64 lowercase hex digits");
+    if (entry.sha256) return InvalidArgument(named + ": give \"sha256\" or \"sha256_prefix\", not both");
+    entry.sha256_prefix = text;
   }
   if (auto size = item.find("size"); size != item.end()) {
     if (!size->is_number_unsigned()) return InvalidArgument(named + ": \"size\" must be a whole number of bytes");

@@ -10,7 +10,10 @@
 //   {"catalog_version": 1,
 //    "models": [{"name": "mnist-8", "format": "onnx", "sha256": "...",
 //                "size": 26454, "urls": ["https://...", "https://..."],
-//                "description": "...", "source": "...", "license": "..."}]}
+//                "description": "...", "source": "...", "license": "..."},
+//               {"name": "torchvision-resnet18", "format": "torchvision",
+//                "architecture": "resnet18", "sha256_prefix": "f37072fd",
+//                "urls": ["https://.../resnet18-f37072fd.pth"]}]}
 // Thread-safety: a Catalog is immutable once built.
 #pragma once
 
@@ -26,9 +29,14 @@ namespace polaris::pull {
 
 struct CatalogEntry {
   std::string name;
-  std::string format;  // "onnx" or "torchscript": the file's extension in a repository
+  // "onnx" or "torchscript": the file's extension in a repository;
+  // "torchvision": a state_dict of `architecture`, exported to TorchScript
+  // after the download (cli/pull_command.cc).
+  std::string format;
+  std::string architecture;  // torchvision.models builder, e.g. "resnet18"
   std::vector<std::string> urls;
   std::optional<std::string> sha256;
+  std::optional<std::string> sha256_prefix;  // torchvision's file-name hash: the first hex digits
   std::optional<uint64_t> size;
   std::string description;
   std::string source;   // where the entry's URLs and hash were taken from
@@ -58,6 +66,8 @@ class Catalog {
 // $XDG_CONFIG_HOME/polaris/catalog.json (default ~/.config/...). Only
 // existing files are listed.
 std::vector<std::string> default_catalog_paths();
+
+inline constexpr const char* kTorchvisionFormat = "torchvision";
 
 // The extension a format's model file has in a repository: ".onnx", ".pt".
 Result<std::string> extension_for_format(const std::string& format);

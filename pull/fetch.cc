@@ -88,9 +88,15 @@ Result<ResolvedSource> resolve_source(const SourceRequest& request, const Catalo
     resolved.entry = entry;
     resolved.urls = entry->urls;
     resolved.sha256 = entry->sha256;
+    resolved.sha256_prefix = entry->sha256_prefix;
     resolved.size = entry->size;
     resolved.name = entry->name;
-    resolved.extension = *extension_for_format(entry->format);
+    if (entry->format == kTorchvisionFormat) {
+      resolved.torchvision_architecture = entry->architecture;
+      resolved.extension = ".pt";  // what the export writes
+    } else {
+      resolved.extension = *extension_for_format(entry->format);
+    }
   } else {
     return NotFound("'" + request.source +
                     "' is neither a catalog name nor a file nor an http(s) URL (`polaris pull --list` shows the "
@@ -100,6 +106,8 @@ Result<ResolvedSource> resolve_source(const SourceRequest& request, const Catalo
     resolved.name = name_from_file(file_name);
     resolved.extension = extension_of(file_name);
   }
+  if (!request.format.empty() && !resolved.torchvision_architecture.empty())
+    return InvalidArgument("--format: '" + resolved.name + "' is a torchvision entry; it is exported to TorchScript");
   if (!request.format.empty()) {
     auto ext = extension_for_format(request.format);
     if (!ext.ok()) return ext.status();
@@ -115,6 +123,9 @@ Result<ResolvedSource> resolve_source(const SourceRequest& request, const Catalo
     if (resolved.sha256 && *resolved.sha256 != *sha)
       return InvalidArgument(fmt::format("--sha256 {} disagrees with the catalog's {} for '{}' ({})", *sha,
                                          *resolved.sha256, resolved.name, resolved.entry->catalog));
+    if (resolved.sha256_prefix && !sha->starts_with(*resolved.sha256_prefix))
+      return InvalidArgument(fmt::format("--sha256 {} does not begin with the catalog's {} for '{}' ({})", *sha,
+                                         *resolved.sha256_prefix, resolved.name, resolved.entry->catalog));
     resolved.sha256 = *sha;
   }
   for (const auto& mirror : request.mirrors) {
@@ -157,6 +168,13 @@ Result<Fetched> fetch(const ResolvedSource& source, const ModelCache& cache, con
     Status got = pull::download(url, *partial, download);
     if (got.ok()) {
       auto published = cache.publish(*partial, source.sha256, url);
+      if (published.ok() && !source.sha256 && source.sha256_prefix &&
+          !published->sha256.starts_with(*source.sha256_prefix)) {
+        std::error_code ignored;
+        fs::remove(published->path, ignored);  // not the file asked for: never served from the cache
+        published = InvalidArgument(fmt::format("{} has sha256 {}, which does not begin with the expected {}", url,
+                                                published->sha256, *source.sha256_prefix));
+      }
       if (published.ok()) return Fetched{*published, false, url};
       got = published.status();
     }

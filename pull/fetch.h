@@ -36,7 +36,9 @@ struct ResolvedSource {
   std::vector<std::string> urls;
   std::string local_file;  // set for a local source (urls then empty)
   std::optional<std::string> sha256;
+  std::optional<std::string> sha256_prefix;  // checked when no full sha256 is known
   std::optional<uint64_t> size;
+  std::string torchvision_architecture;  // set: the file is a state_dict to export (extension ".pt")
   const CatalogEntry* entry = nullptr;  // when it came from the catalog
 };
 

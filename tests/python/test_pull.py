@@ -266,3 +266,71 @@ def test_a_full_disk_is_a_clean_error_and_leaves_nothing(polaris_bin, served, tm
     assert "exit=1" in proc.stdout, (proc.stdout, proc.stderr)
     assert "disk is full" in proc.stderr, proc.stderr
     assert proc.stdout.split("files:")[1].strip() == "", proc.stdout  # no partial file, nothing installed
+
+
+TORCHVISION_WEIGHTS = """
+import sys, torch, torchvision
+torch.manual_seed(0)
+model = torchvision.models.squeezenet1_1(weights=None).eval()
+torch.save(model.state_dict(), sys.argv[1])
+x = torch.rand(1, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+import numpy as np
+np.save(sys.argv[2], x.numpy())
+with torch.no_grad():
+    np.save(sys.argv[3], model(x).numpy())
+"""
+
+
+def test_torchvision_weights_are_verified_by_prefix_exported_and_served(polaris_bin, models, tmp_path):
+    """A catalog entry of format torchvision: the state_dict (made here with Debian's torchvision,
+    served on loopback as torchvision's host would) is checked against its file-name hash prefix,
+    exported to TorchScript by torchvision_export.py, installed with a config, and answers as eager
+    torchvision does; a second pull exports nothing again; a wrong prefix installs nothing."""
+    import sys
+    import numpy as np
+    script = tmp_path / "make.py"
+    script.write_text(TORCHVISION_WEIGHTS)
+    weights, x, expected = tmp_path / "w.pth", tmp_path / "x.npy", tmp_path / "expected.npy"
+    run(sys.executable, script, weights, x, expected)
+    body = weights.read_bytes()
+    server = FileServer({"models/squeezenet1_1-test.pth": body})
+    try:
+        entry = {"name": "tv-squeezenet", "format": "torchvision", "architecture": "squeezenet1_1",
+                 "sha256_prefix": sha256(body)[:8], "urls": [server.url("models/squeezenet1_1-test.pth")]}
+        catalog = tmp_path / "catalog.json"
+        catalog.write_text(json.dumps({"catalog_version": 1, "models": [entry]}))
+        cache, repo = tmp_path / "cache", tmp_path / "repo"
+        env = {"POLARIS_PYTHON": sys.executable}
+        proc = run(polaris_bin, "pull", "tv-squeezenet", "--catalog", catalog, "--into", repo, "--cache-dir", cache,
+                   env=env)
+        assert "exporting torchvision's squeezenet1_1 to TorchScript" in proc.stderr, proc.stderr
+        assert "exported to TorchScript" in proc.stdout and "installed" in proc.stdout, proc.stdout
+        installed = repo / "tv-squeezenet" / "1" / "model.pt"
+        config = (repo / "tv-squeezenet" / "config.pbtxt").read_text()
+        assert 'platform: "pytorch_libtorch"' in config, config
+        answer = json.loads(run(polaris_bin, "predict", installed, "--input", f"x={x}", "--top-k", "0",
+                                "--json").stdout)
+        np.testing.assert_allclose(np.array(answer["outputs"][0]["data"]).reshape(1, 1000), np.load(expected),
+                                   rtol=1e-4, atol=1e-5)
+
+        again = run(polaris_bin, "pull", "tv-squeezenet", "--catalog", catalog, "--into", repo, "--cache-dir", cache,
+                    env=env)
+        assert "exporting" not in again.stderr and "already installed" in again.stdout, again.stdout + again.stderr
+
+        entry["sha256_prefix"] = "0" * 8 if not sha256(body).startswith("0" * 8) else "f" * 8
+        entry["name"] = "tv-wrong"
+        catalog.write_text(json.dumps({"catalog_version": 1, "models": [entry]}))
+        wrong = run(polaris_bin, "pull", "tv-wrong", "--catalog", catalog, "--into", repo, "--cache-dir",
+                    tmp_path / "cache2", env=env, check=False)
+        assert wrong.returncode == 1 and "does not begin with the expected" in wrong.stderr, wrong.stderr
+        assert not (repo / "tv-wrong").exists()
+        assert not list((tmp_path / "cache2" / "models" / "blobs").glob("*"))
+
+        # A torchvision entry must name its architecture (and only torchvision entries may).
+        for broken, words in [({k: v for k, v in entry.items() if k != "architecture"}, 'needs "architecture"'),
+                              (dict(entry, format="onnx"), '"architecture" is for torchvision entries')]:
+            catalog.write_text(json.dumps({"catalog_version": 1, "models": [broken]}))
+            bad = run(polaris_bin, "pull", "--list", "--catalog", catalog, "--cache-dir", cache, check=False)
+            assert bad.returncode == 2 and words in bad.stderr, bad.stderr
+    finally:
+        server.close()
