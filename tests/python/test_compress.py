@@ -157,3 +157,14 @@ def test_bad_arguments_are_refused_before_any_work(polaris_bin, models, tmp_path
         assert proc.returncode == 2 and words in proc.stderr, (args, proc.stderr)
     proc = compress(polaris_bin, "prune", models / "digits" / "digits.onnx", "-o", tmp_path / "p.onnx", check=False)
     assert proc.returncode == 1 and "for TorchScript models" in proc.stderr, proc.stderr
+
+
+def test_an_onnx_lstm_is_quantized_dynamically_and_still_runs(polaris_bin, models, tmp_path):
+    """Dynamic quantization covers LSTM layers of ONNX models (ONNX Runtime's DynamicQuantizeLSTM);
+    for TorchScript, torch's graph-mode quantizer leaves them FP32 and the report says so."""
+    import onnx
+    out = tmp_path / "lstm.int8.onnx"
+    _, report = report_of(polaris_bin, "quantize", models / "stateful" / "lstm.onnx", "-o", out, "--timing-runs", "3")
+    assert report["written"], report
+    assert "DynamicQuantizeLSTM" in {n.op_type for n in onnx.load(str(out)).graph.node}
+    run(polaris_bin, "predict", out, "--random")
