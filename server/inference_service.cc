@@ -12,6 +12,7 @@
 
 #include "core/build_info.h"
 #include "core/class_scores.h"
+#include "core/content_hash.h"
 #include "core/quote.h"
 #include "runtime/model_config.h"
 #include "runtime/model_override.h"
@@ -46,11 +47,17 @@ TensorMetadataView tensor_view(const ConfigTensor& t, int max_batch_size) {
           metadata_shape(t.dims(), max_batch_size)};
 }
 
-// Labels of an output's label_filename, read once per file.
+// Labels of an output's label_filename, read again whenever the file
+// changes (its identity: size, mtime, inode), so a model reloaded with new
+// labels answers with them. One entry per labels file the repository has.
 std::vector<std::string> labels_for(const inference::ModelConfig& config, const std::string& output,
                                     const std::string& model_path) {
+  struct Cached {
+    std::string identity;
+    std::vector<std::string> labels;
+  };
   static std::mutex mu;
-  static std::map<std::string, std::vector<std::string>> cache;
+  static std::map<std::string, Cached> cache;
   for (const auto& o : config.output()) {
     if (o.name() != output || o.label_filename().empty()) continue;
     const std::string& file = o.label_filename();
@@ -60,10 +67,13 @@ std::vector<std::string> labels_for(const inference::ModelConfig& config, const 
     const fs::path version_dir = fs::path(model_path).parent_path();
     for (const fs::path& dir : {version_dir.parent_path(), version_dir}) {
       const std::string path = (dir / file).string();
-      std::lock_guard lock(mu);
-      if (auto it = cache.find(path); it != cache.end()) return it->second;
+      const std::optional<std::string> identity = file_identity(path);
       std::error_code ec;
-      if (fs::is_regular_file(path, ec)) return cache[path] = load_labels(path);
+      if (!identity || !fs::is_regular_file(path, ec)) continue;
+      std::lock_guard lock(mu);
+      Cached& cached = cache[path];
+      if (cached.identity != *identity) cached = {*identity, load_labels(path)};
+      return cached.labels;
     }
   }
   return {};

@@ -190,6 +190,38 @@ def test_classification_extension_names_the_daisy(client, models):
     assert float(score) > float(top[0][1].decode().split(":")[0])
 
 
+def test_a_changed_labels_file_is_read_again(polaris_bin, models, tmp_path):
+    """Labels are cached by the file's identity, not for the life of the process: new labels (a
+    redeploy of labels.txt, with or without a reload) show in the next classification."""
+    import shutil
+    from conftest import ServerProcess
+    repo = tmp_path / "repo"
+    (repo / "identity" / "1").mkdir(parents=True)
+    shutil.copy(models / "tiny" / "identity.onnx", repo / "identity" / "1" / "model.onnx")
+    (repo / "identity" / "config.pbtxt").write_text(
+        'max_batch_size: 8\ninput { name: "input" data_type: TYPE_FP32 dims: [4] }\n'
+        'output { name: "output" data_type: TYPE_FP32 dims: [4] label_filename: "labels.txt" }\n')
+    labels = repo / "identity" / "labels.txt"
+    labels.write_text("a\nb\nc\nd\n")
+    server = ServerProcess(polaris_bin, repo)
+    try:
+        client = httpclient.InferenceServerClient(server.http_url)
+
+        def top_label():
+            i = httpclient.InferInput("input", [1, 4], "FP32")
+            i.set_data_from_numpy(np.array([[0, 0, 1, 0]], np.float32))
+            top = client.infer("identity", [i], outputs=[httpclient.InferRequestedOutput("output", class_count=1)])
+            return top.as_numpy("output")[0][0].decode().split(":", 2)[2]
+
+        assert top_label() == "c"
+        replacement = labels.with_name("labels.txt.new")
+        replacement.write_text("w\nx\nyes\nz\n")
+        replacement.rename(labels)  # as a deploy replaces a file: a new inode
+        assert top_label() == "yes"
+    finally:
+        assert server.stop() == 0, server.output()
+
+
 def test_raw_body_with_header_length_zero(polaris_server, models):
     x = np.load(models / "efficientnet_lite0/samples/flower.npy").astype(np.float32).reshape(1, 3, 224, 224)
     status, headers, body = post(polaris_server, "/v2/models/efficientnet_lite0/infer", x.tobytes(),
