@@ -3,6 +3,7 @@
 // every flag also reads an environment variable (POLARIS_<FLAG>), the flag
 // winning. SIGINT/SIGTERM: stop accepting, answer what is in progress, exit 0.
 #include <csignal>
+#include <filesystem>
 #include <iostream>
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +16,7 @@
 #include "cli/logging.h"
 #include "core/build_info.h"
 #include "core/byte_size.h"
+#include "core/executable_dir.h"
 #include "runtime/model_manager.h"
 #include "server/access_control.h"
 #include "server/grpc_server.h"
@@ -60,6 +62,7 @@ struct ServeArgs {
   bool allow_repository_changes = false;
   bool allow_shared_memory = true;  // Triton's system shared memory extension (docs/server.md)
   std::string tls_cert, tls_key, tls_client_ca;
+  std::string dashboard_dir;  // empty: <exe>/../share/polaris/dashboard
 };
 
 // A token from its flag or its file flag (not both).
@@ -111,8 +114,23 @@ Result<ManagerOptions> manager_options(const ServeArgs& a) {
   return o;
 }
 
+// The built dashboard (docs/dashboard.md): --dashboard-dir, else where an
+// installed or built polaris keeps it, beside its bin/ folder.
+DashboardOptions dashboard_options(const ServeArgs& a) {
+  DashboardOptions o;
+  o.files_dir = !a.dashboard_dir.empty() ? a.dashboard_dir : executable_dir() + "/../share/polaris/dashboard";
+  o.files_dir = std::filesystem::path(o.files_dir).lexically_normal().string();
+  auto files = StaticFiles::load(o.files_dir);
+  if (files.ok())
+    o.files = std::move(*files);
+  else if (!a.dashboard_dir.empty() || files.status().code() != StatusCode::kNotFound)
+    spdlog::warn("dashboard: {}", files.status().message());
+  return o;
+}
+
 void print_summary(const ServeArgs& a, ModelManager& manager, const AccessPolicy& access, const HttpServer* http,
-                   const GrpcServer* grpc, const HttpServer* metrics) {
+                   const GrpcServer* grpc, const HttpServer* metrics, bool dashboard_built,
+                   const std::string& dashboard_dir) {
   const auto rows = manager.index();
   std::cout << fmt::format("polaris {} serving {} ({} model versions listed, control mode {})\n",
                            build_info::kPolarisVersion, a.repository, rows.size(), a.control_mode);
@@ -134,6 +152,10 @@ void print_summary(const ServeArgs& a, ModelManager& manager, const AccessPolicy
                                ? "open to anyone"
                                : "need the admin token",
                            a.tls_cert.empty() ? "" : ", TLS on HTTP and gRPC");
+  if (http && dashboard_built)
+    std::cout << fmt::format("dashboard: {}://localhost:{}/\n", a.tls_cert.empty() ? "http" : "https", http->port());
+  else if (http)
+    std::cout << fmt::format("dashboard: not built (no index.html in {}): make dashboard\n", dashboard_dir);
   if (http)
     std::cout << fmt::format("try: curl -s {}://localhost:{}/v2/health/ready -w '%{{http_code}}\\n'\n",
                              a.tls_cert.empty() ? "http" : "https", http->port());
@@ -185,8 +207,12 @@ int run_serve(const ServeArgs& a) {
   InferenceService service(**manager);
   service.shared_memory().set_enabled(a.allow_shared_memory);
   const int workers = a.workers > 0 ? a.workers : 2;  // decode and encode only: inference runs on the execution pool
+  DashboardOptions dashboard = dashboard_options(a);
+  const std::string dashboard_dir = dashboard.files_dir;
+  const bool dashboard_built = dashboard.files.has_value();
   auto routes = std::make_unique<KServeHttpRoutes>(service, workers, *max_body,
-                                                   std::chrono::microseconds(a.inline_below_us), *access);
+                                                   std::chrono::microseconds(a.inline_below_us), *access,
+                                                   std::move(dashboard));
   MetricsRenderer metrics_renderer(**manager);
 
   std::unique_ptr<HttpServer> http, metrics;
@@ -240,7 +266,7 @@ int run_serve(const ServeArgs& a) {
     });
     if (Status s = metrics->start(); !s.ok()) return fail(s);
   }
-  print_summary(a, **manager, *access, http.get(), grpc.get(), metrics.get());
+  print_summary(a, **manager, *access, http.get(), grpc.get(), metrics.get(), dashboard_built, dashboard_dir);
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
@@ -351,6 +377,8 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   opt("--tls-cert", a->tls_cert, "PEM certificate chain: HTTP and gRPC speak TLS (with --tls-key)");
   opt("--tls-key", a->tls_key, "PEM private key of --tls-cert");
   opt("--tls-client-ca", a->tls_client_ca, "PEM CA: clients must present a certificate it signed (mutual TLS)");
+  opt("--dashboard-dir", a->dashboard_dir,
+      "The built web dashboard served at / (default: ../share/polaris/dashboard beside the polaris binary)");
   cmd->callback([a, &exit_code] { exit_code = run_serve(*a); });
 }
 

@@ -182,6 +182,7 @@ Result<LoadedInstance> load_model_instance(BackendRegistry& registry, const Inst
   const uint64_t rss_after = process_rss_bytes();
   const uint64_t heap_after = heap_in_use_bytes();
 
+  instance.engine = std::string(backend->name());
   instance.device = memory_device_of(metadata.provider);
   const auto grew = [](uint64_t before, uint64_t after) { return after > before ? after - before : uint64_t{0}; };
   // The heap's growth is what the model holds, even when it reuses pages an

@@ -43,6 +43,7 @@ struct LoadedInstance {
   // extra_info["warmup"].
   ModelMetadata metadata;
   inference::ModelConfig config;  // completed from the model's metadata
+  std::string engine;             // Backend::name() of the engine that loaded it
   std::string device;             // "cpu", "gpu:N": where its memory lives
   uint64_t measured_bytes = 0;
   std::chrono::milliseconds load_duration{0};

@@ -218,8 +218,18 @@ ModelManager::Slot* ModelManager::find_slot_locked(std::string_view name, int64_
 }
 
 bool ModelManager::is_pinned(const Entry& entry) const {
+  if (auto it = pin_overrides_.find(entry.name); it != pin_overrides_.end()) return it->second;
   return entry.policy.pinned || std::find(options_.pinned_models.begin(), options_.pinned_models.end(),
                                           entry.name) != options_.pinned_models.end();
+}
+
+Status ModelManager::set_pinned(std::string_view name, bool pinned) {
+  std::lock_guard lock(mu_);
+  if (find_entry_locked(name) == nullptr) return triton::unknown_model(name);
+  pin_overrides_.insert_or_assign(std::string(name), pinned);
+  spdlog::info("model '{}': {}", name, pinned ? "pinned" : "unpinned");
+  changed_.notify_all();
+  return Status::Ok();
 }
 
 bool ModelManager::wait_until_idle(std::chrono::milliseconds timeout) {
@@ -558,6 +568,7 @@ Status ModelManager::load_version(const std::string& name, int64_t version, bool
   loaded->extra_instances = std::move(instance->extra_instances);
   loaded->metadata = std::move(instance->metadata);
   loaded->config = std::move(instance->config);
+  loaded->engine = instance->engine;
   loaded->device = instance->device;
   loaded->bytes = instance->measured_bytes;
   loaded->stats = done->stats;

@@ -104,11 +104,13 @@ struct ModelVersionStatus {
   ModelState state = ModelState::kUnavailable;
   std::string reason;  // why not ready: a load error, "evicted ...", ...
   std::string path;
+  std::string engine;    // the backend that loaded it ("onnxruntime", ...), while loaded
   std::string provider;
   std::string device;
   uint64_t resident_bytes = 0;   // measured, while loaded
   uint64_t predicted_bytes = 0;  // reserved before the last load: an earlier load's measurement, else the estimate
   bool pinned = false;
+  std::chrono::milliseconds keep_alive{0};  // unloaded after this long idle; 0: never
   int in_flight = 0;
   SchedulerStatus scheduler;  // queue, instances, live sequences (while loaded)
   std::optional<std::chrono::system_clock::time_point> last_used;
@@ -220,6 +222,11 @@ class ModelManager {
   Status add_model(const std::string& name, const std::string& path, inference::ModelConfig config = {});
   // Unloads and forgets a model added by path (repository models: unload).
   Status remove_model(std::string_view name);
+  // Pins (never evicted, never unloaded for idleness) or unpins a model
+  // from now on, whatever its config and ManagerOptions::pinned_models say,
+  // until the next call for it or the end of the process. NotFound for a
+  // model that is not listed.
+  Status set_pinned(std::string_view name, bool pinned);
 
   // Every model and version, sorted by name then version. In lazy mode the
   // repository is re-read first, so new folders appear.
@@ -279,7 +286,7 @@ class ModelManager {
   uint64_t budget_locked(const std::string& device) const;
   bool busy_locked() const;
   void set_serving_thresholds() const;  // a request or an unload in progress may free room
-  bool is_pinned(const Entry& entry) const;
+  bool is_pinned(const Entry& entry) const;  // requires mu_
 
   Entry* find_entry_locked(std::string_view name);
   Slot* find_slot_locked(std::string_view name, int64_t version);
@@ -302,6 +309,7 @@ class ModelManager {
   std::map<std::string, std::unique_ptr<Entry>, std::less<>> entries_;  // guarded by mu_
   MemoryTracker tracker_;                                               // guarded by mu_
   ManagerCounters counters_;                                            // guarded by mu_
+  std::map<std::string, bool, std::less<>> pin_overrides_;             // set_pinned; guarded by mu_
   uint64_t next_instance_id_ = 1;                                       // guarded by mu_
   bool stopping_ = false;                                               // guarded by mu_
   std::thread background_;

@@ -40,6 +40,7 @@ struct LoadedModel {
   std::unique_ptr<Model> model;
   ModelMetadata metadata;
   inference::ModelConfig config;
+  std::string engine;  // Backend::name()
   std::string device;
   uint64_t bytes = 0;
   std::shared_ptr<ModelStatistics> stats;

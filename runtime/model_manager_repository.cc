@@ -228,12 +228,14 @@ std::vector<ModelVersionStatus> ModelManager::status(std::string_view only_model
       row.reason = slot.state == ModelState::kUnavailable && slot.reason.empty() ? "not loaded" : slot.reason;
       row.path = slot.path;
       row.pinned = is_pinned(*entry);
+      row.keep_alive = entry->policy.keep_alive;
       row.predicted_bytes = slot.predicted_bytes;
       row.last_used = slot.last_used_wall;
       row.last_load_duration = slot.last_load_duration;
       row.loads = slot.loads;
       row.evictions = slot.evictions;
       if (slot.current) {
+        row.engine = slot.current->engine;
         row.provider = slot.current->metadata.provider;
         row.device = slot.current->device;
         row.resident_bytes = slot.current->bytes;

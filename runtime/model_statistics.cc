@@ -1,8 +1,32 @@
 #include "runtime/model_statistics.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 namespace polaris {
+
+const std::array<uint64_t, kLatencyBounds>& latency_bucket_bounds_us() {
+  static const std::array<uint64_t, kLatencyBounds> bounds = [] {
+    std::array<uint64_t, kLatencyBounds> b{};
+    for (std::size_t i = 0; i < b.size(); ++i)
+      b[i] = static_cast<uint64_t>(std::llround(10.0 * std::pow(2.0, static_cast<double>(i) / 4.0)));
+    return b;
+  }();
+  return bounds;
+}
+
+namespace {
+
+std::size_t latency_bucket(std::chrono::nanoseconds d) {
+  const auto& bounds = latency_bucket_bounds_us();
+  const auto us = static_cast<uint64_t>(std::max<int64_t>(0, d.count()) / 1000);
+  // The first bound at or above the time: a bucket holds (previous, bound].
+  return static_cast<std::size_t>(std::lower_bound(bounds.begin(), bounds.end(), us) - bounds.begin());
+}
+
+}  // namespace
 
 void ModelStatistics::record_execution(const ExecutionTiming& timing) {
   std::lock_guard lock(mu_);
@@ -20,6 +44,7 @@ void ModelStatistics::record_request(const ExecutionTiming& timing, std::chrono:
   std::lock_guard lock(mu_);
   stats_.last_inference_ms = static_cast<uint64_t>(now.count());
   stats_.success.add(request_total);
+  ++stats_.latency_counts[latency_bucket(request_total)];
   stats_.queue.add(timing.queue);
   stats_.compute_input.add(timing.compute_input);
   stats_.compute_infer.add(timing.compute_infer);

@@ -46,6 +46,7 @@ class AccessPolicy {
   Status check(Access access, std::string_view authorization) const;
 
   bool repository_changes_enabled() const { return admin_.has_value() || allow_repository_changes_; }
+  bool admin_token_required() const { return admin_.has_value(); }
   bool inference_protected() const { return inference_.has_value(); }
 
  private:

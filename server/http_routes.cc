@@ -160,9 +160,11 @@ json index_json(const std::vector<ModelVersionStatus>& rows) {
 }  // namespace
 
 KServeHttpRoutes::KServeHttpRoutes(InferenceService& service, int workers, std::size_t max_body_bytes,
-                                   std::chrono::microseconds inline_below, AccessPolicy access)
+                                   std::chrono::microseconds inline_below, AccessPolicy access,
+                                   DashboardOptions dashboard)
     : service_(service),
       access_(std::move(access)),
+      dashboard_(service, std::move(dashboard), access_),
       max_body_bytes_(max_body_bytes),
       inline_below_(inline_below),
       workers_(static_cast<std::size_t>(std::max(workers, 1))) {}
@@ -173,6 +175,7 @@ namespace {
 
 // What a request asks for, as access control sees it (access_control.h).
 Access access_for(const std::vector<std::string>& parts) {
+  if (DashboardRoutes::owns(parts)) return DashboardRoutes::access(parts);
   if (parts.size() == 3 && parts[0] == "v2" && parts[1] == "health") return Access::kHealth;
   if (parts.size() >= 2 && parts[0] == "v2" && parts[1] == "repository" &&
       !(parts.size() == 3 && parts[2] == "index"))
@@ -276,8 +279,7 @@ void KServeHttpRoutes::finish(Call& call, HttpResponse response) {
 }
 
 HttpResponse KServeHttpRoutes::route(const HttpRequest& request, const std::vector<std::string>& parts) {
-  if (parts.empty() || parts[0] != "v2")
-    return make_error(request, NotFound("no such endpoint: " + std::string(request.target())));
+  if (DashboardRoutes::owns(parts)) return dashboard_.route(request, parts);
   const bool get = request.method() == http::verb::get || request.method() == http::verb::head;
   const bool post = request.method() == http::verb::post;
   if (parts.size() == 1) {
@@ -320,6 +322,8 @@ HttpResponse KServeHttpRoutes::route(const HttpRequest& request, const std::vect
       }
       return ok_or_error(request, service_.unload_model(parts[3]));
     }
+    if (parts.size() == 5 && parts[2] == "models" && (parts[4] == "pin" || parts[4] == "unpin"))
+      return ok_or_error(request, service_.manager().set_pinned(parts[3], parts[4] == "pin"));
   }
   if (parts[1] == "models") return model_route(request, parts);
   if (parts[1] == "systemsharedmemory" || parts[1] == "cudasharedmemory") {

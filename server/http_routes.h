@@ -19,6 +19,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "server/access_control.h"
+#include "server/dashboard_routes.h"
 #include "server/http_server.h"
 #include "server/inference_service.h"
 
@@ -27,10 +28,11 @@ namespace polaris {
 class KServeHttpRoutes {
  public:
   // `workers`: threads that run inference and repository changes;
-  // `access`: who may do what (access_control.h).
+  // `access`: who may do what (access_control.h); `dashboard`: the built
+  // web dashboard served at "/" (dashboard_routes.h).
   KServeHttpRoutes(InferenceService& service, int workers, std::size_t max_body_bytes,
                    std::chrono::microseconds inline_below = std::chrono::microseconds(1000),
-                   AccessPolicy access = {});
+                   AccessPolicy access = {}, DashboardOptions dashboard = {});
   ~KServeHttpRoutes();  // waits for the work in progress
 
   void handle(HttpRequest&& request, HttpRespond respond, const std::string& peer);
@@ -51,6 +53,7 @@ class KServeHttpRoutes {
 
   InferenceService& service_;
   const AccessPolicy access_;
+  DashboardRoutes dashboard_;
   std::size_t max_body_bytes_;
   std::chrono::microseconds inline_below_;
   std::mutex durations_mu_;

@@ -64,6 +64,15 @@ def make_default_repo(root):
     for src, dst in links.items():
         os.makedirs(os.path.dirname(os.path.join(root, dst)), exist_ok=True)
         shutil.copyfile(os.path.join(root, src), os.path.join(root, dst))
+    # The labels name the classes in classification answers (the dashboard's
+    # try-it panel, tritonclient's class_count); the preprocessing is the
+    # one the Lite models were trained with (efficientnet_lite0.py), which
+    # the dashboard and `polaris predict --input-dir` read from here.
+    with open(os.path.join(root, "default/efficientnet_lite0/config.pbtxt"), "w") as f:
+        f.write('max_batch_size: 8\n'
+                'input { name: "input" data_type: TYPE_FP32 dims: [3, 224, 224] }\n'
+                'output { name: "logits" data_type: TYPE_FP32 dims: [1000] label_filename: "labels.txt" }\n'
+                'parameters { key: "polaris.preprocess" value { string_value: "efficientnet-lite" } }\n')
 
 
 def generate(root):
