@@ -20,12 +20,12 @@ CMAKE_COMMON = -G Ninja -C $(BUILD)/deps.cmake -DCMAKE_CXX_COMPILER_LAUNCHER=cca
                -DPOLARIS_MODELS_DIR=$(CURDIR)/$(BUILD)/models \
                -DPOLARIS_WITH_ONNXRUNTIME=ON -DPOLARIS_WITH_TORCH=ON -DPOLARIS_WITH_OPENCV=ON
 
-.PHONY: run test bootstrap build build-asan fuzz-build fuzz python-package clean
+.PHONY: run test bootstrap build build-asan fuzz-build fuzz python-package dashboard clean
 
-run: build
+run: build dashboard
 	scripts/run-default
 
-test: bootstrap build build-asan fuzz-build python-package
+test: bootstrap build build-asan fuzz-build python-package dashboard
 	scripts/run-tests
 
 bootstrap:
@@ -40,6 +40,13 @@ build: bootstrap
 # folder (build/python-wheel) is kept, so a second install takes seconds.
 python-package: build
 	$(BUILD)/pkg-venv/bin/pip install -q --no-build-isolation ./python
+
+# The web dashboard (dashboard/, docs/dashboard.md): npm packages from the
+# lockfile (cached in ~/.cache/polaris/npm), built into the folder that
+# $(BUILD)/bin/polaris serves at / (an install keeps it in
+# share/polaris/dashboard beside bin/ too). Seconds when nothing changed.
+dashboard: bootstrap
+	scripts/build-dashboard $(BUILD)/share/polaris/dashboard
 
 # AddressSanitizer + UBSan build (clang) of everything but the benchmarks:
 # core, the three engine modules and every C++ test suite.

@@ -40,6 +40,11 @@ Result<StaticFiles> StaticFiles::load(const fs::path& dir) {
   if (ec) return NotFound("cannot read " + dir.string() + ": " + ec.message());
   for (; it != end; it.increment(ec)) {
     if (ec) return Internal("cannot read " + dir.string() + ": " + ec.message());
+    // Hidden files (the build's stamp, an editor's swap file) are no part of the site.
+    if (it->path().filename().string().starts_with('.')) {
+      if (it->is_directory(ec)) it.disable_recursion_pending();
+      continue;
+    }
     if (it->is_symlink(ec) || !it->is_regular_file(ec)) continue;
     const uint64_t size = it->file_size(ec);
     if (ec) continue;

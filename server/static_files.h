@@ -25,8 +25,8 @@ class StaticFiles {
     bool immutable = false;
   };
 
-  // Every regular file under `dir` (symbolic links and other kinds are
-  // skipped), keyed by its path relative to `dir` with '/' separators.
+  // Every regular file under `dir` (symbolic links, other kinds and hidden
+  // names are skipped), keyed by its path relative to `dir` with '/' separators.
   // NotFound when `dir` holds no index.html; ResourceExhausted beyond
   // kMaxTotalBytes (a dashboard is a few hundred KB: a larger folder is
   // the wrong folder).

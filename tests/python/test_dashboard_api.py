@@ -186,6 +186,7 @@ def test_built_files_are_served_and_nothing_else(polaris_bin, default_repo, tmp_
     secret = tmp_path / "secret.txt"
     secret.write_text("not for the web")
     os.symlink(secret, site / "assets" / "link.txt")
+    (site / ".build-stamp").write_text("")
     server = ServerProcess(polaris_bin, default_repo, "--dashboard-dir", site)
     try:
         status, headers, body = call(server, "/")
@@ -200,7 +201,7 @@ def test_built_files_are_served_and_nothing_else(polaris_bin, default_repo, tmp_
         assert "immutable" in headers["Cache-Control"]
         assert call(server, "/assets/app-1a2b.css")[1]["Content-Type"] == "text/css; charset=utf-8"
         # Paths are keys into what was read at start, never file system paths.
-        for path in ["/assets/link.txt", "/assets/../index.html", "/assets/%2e%2e/index.html", "/../secret.txt",
+        for path in ["/assets/link.txt", "/.build-stamp", "/assets/../index.html", "/assets/%2e%2e/index.html", "/../secret.txt",
                      "/assets", "/nope.js", "//etc/passwd"]:
             status, _, body = call(server, path)
             assert status == 404, (path, status, body)
