@@ -18,6 +18,10 @@ using nlohmann::json;
 
 namespace {
 
+HttpResponse no_such_endpoint(const HttpRequest& request) {
+  return make_error(request, NotFound("no such endpoint: " + clip_message(std::string(request.target()))));
+}
+
 HttpResponse json_answer(const HttpRequest& request, const json& body) {
   return make_response(request, http::status::ok, body.dump(-1, ' ', false, json::error_handler_t::replace));
 }
@@ -93,16 +97,16 @@ HttpResponse DashboardRoutes::route(const HttpRequest& request, const std::vecto
     if (parts.size() == 2 && parts[1] == "overview") return overview(request);
     if (parts.size() == 4 && parts[1] == "models" && parts[3] == "preprocessing")
       return preprocessing(request, parts[2]);
-    return make_error(request, NotFound("no such endpoint: " + clip_message(std::string(request.target()))));
+    return no_such_endpoint(request);
   }
-  if (!get) return make_error(request, NotFound("no such endpoint: " + clip_message(std::string(request.target()))));
+  if (!get) return no_such_endpoint(request);
   return site_file(request, parts);
 }
 
 HttpResponse DashboardRoutes::site_file(const HttpRequest& request, const std::vector<std::string>& parts) const {
   if (!options_.files) {
     if (!parts.empty() && parts[0] != "index.html")
-      return make_error(request, NotFound("no such endpoint: " + clip_message(std::string(request.target()))));
+      return no_such_endpoint(request);
     // A server without the built dashboard still serves the API; the page
     // says how to get the dashboard.
     return make_response(request, http::status::not_found,
@@ -119,7 +123,7 @@ HttpResponse DashboardRoutes::site_file(const HttpRequest& request, const std::v
   for (const std::string& part : parts) path += (path.empty() ? "" : "/") + part;
   const StaticFiles::File* file = options_.files->find(path);
   if (file == nullptr)
-    return make_error(request, NotFound("no such endpoint: " + clip_message(std::string(request.target()))));
+    return no_such_endpoint(request);
   HttpResponse response = make_response(request, http::status::ok, file->body, file->content_type);
   response.set(http::field::cache_control, file->immutable ? "public, max-age=31536000, immutable" : "no-cache");
   response.set("X-Content-Type-Options", "nosniff");
