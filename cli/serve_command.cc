@@ -33,6 +33,7 @@ struct ServeArgs {
   std::string address = "0.0.0.0";
   int http_port = 8000, grpc_port = 8001, metrics_port = 8002;
   bool allow_http = true, allow_grpc = true, allow_metrics = true;
+  bool modelmesh = false;  // ModelMesh's model runtime service on the gRPC port (docs/deploy.md)
   std::string control_mode = "lazy";
   std::vector<std::string> load_models;
   double poll_secs = 15;
@@ -82,6 +83,9 @@ Result<AccessPolicy> access_policy(const ServeArgs& a) {
 }
 
 Result<ManagerOptions> manager_options(const ServeArgs& a) {
+  if (a.repository.empty() && !a.modelmesh)
+    return InvalidArgument("--model-repository is required (ModelMesh mode, --modelmesh true, may go without)");
+  if (a.modelmesh && !a.allow_grpc) return InvalidArgument("--modelmesh true needs gRPC (--allow-grpc true)");
   ManagerOptions o;
   o.repository = a.repository;
   POLARIS_ASSIGN_OR_RETURN(o.mode, parse_control_mode(a.control_mode));
@@ -133,7 +137,8 @@ void print_summary(const ServeArgs& a, ModelManager& manager, const AccessPolicy
                    const std::string& dashboard_dir) {
   const auto rows = manager.index();
   std::cout << fmt::format("polaris {} serving {} ({} model versions listed, control mode {})\n",
-                           build_info::kPolarisVersion, a.repository, rows.size(), a.control_mode);
+                           build_info::kPolarisVersion, a.repository.empty() ? "no repository" : a.repository,
+                           rows.size(), a.control_mode);
   for (const auto& r : rows)
     std::cout << fmt::format("  {:<28} {:>4}  {:<11} {}\n", r.name, r.version > 0 ? std::to_string(r.version) : "-",
                              to_string(r.state), r.reason);
@@ -143,7 +148,9 @@ void print_summary(const ServeArgs& a, ModelManager& manager, const AccessPolicy
                              format_byte_size(d.used));
   if (auto max = manager.options().max_models) std::cout << fmt::format("  at most {} models resident\n", *max);
   if (http) std::cout << fmt::format("  HTTP    {}:{}  (KServe v2 REST)\n", a.address, http->port());
-  if (grpc) std::cout << fmt::format("  gRPC    {}:{}  (inference.GRPCInferenceService)\n", a.address, grpc->port());
+  if (grpc)
+    std::cout << fmt::format("  gRPC    {}:{}  (inference.GRPCInferenceService{})\n", a.address, grpc->port(),
+                             a.modelmesh ? ", mmesh.ModelRuntime for ModelMesh" : "");
   if (metrics) std::cout << fmt::format("  metrics {}:{}/metrics  (Prometheus)\n", a.address, metrics->port());
   std::cout << fmt::format("  access: inference {}, repository changes {}{}\n",
                            access.inference_protected() ? "needs the inference or admin token" : "open",
@@ -247,6 +254,7 @@ int run_serve(const ServeArgs& a) {
     g.tls_cert_file = a.tls_cert;
     g.tls_key_file = a.tls_key;
     g.tls_client_ca_file = a.tls_client_ca;
+    g.modelmesh = a.modelmesh;
     grpc = std::make_unique<GrpcServer>(service, g);
     if (Status s = grpc->start(); !s.ok()) return fail(s);
   }
@@ -322,7 +330,8 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   auto flag = [&](const std::string& name, bool& value, const std::string& help) {
     return cmd->add_flag(name, value, help)->envname(env_of(name));
   };
-  opt("--model-repository", a->repository, "The model repository folder (Triton layout)")->required();
+  opt("--model-repository", a->repository,
+      "The model repository folder (Triton layout); required unless --modelmesh is on");
   opt("--address", a->address, "Bind address of all three listeners");
   opt("--http-port", a->http_port, "HTTP port (KServe v2 REST)");
   opt("--grpc-port", a->grpc_port, "gRPC port");
@@ -330,6 +339,9 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   opt("--allow-http", a->allow_http, "Serve HTTP (true/false)");
   opt("--allow-grpc", a->allow_grpc, "Serve gRPC (true/false)");
   opt("--allow-metrics", a->allow_metrics, "Serve metrics (true/false)");
+  opt("--modelmesh", a->modelmesh,
+      "Also serve ModelMesh's model runtime service (mmesh.ModelRuntime) on the gRPC port, so KServe ModelMesh "
+      "places models here (true/false; docs/deploy.md)");
   opt("--model-control-mode", a->control_mode, "lazy (default), none, explicit or poll")
       ->check(CLI::IsMember({"lazy", "none", "explicit", "poll"}));
   opt("--load-model", a->load_models, "Explicit mode: a model to load at start (repeat; * for all)");

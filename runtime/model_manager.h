@@ -218,10 +218,18 @@ class ModelManager {
   // them): it is listed as the repository has it, or not at all.
   Status unload(std::string_view name);
   // Adds a model file outside the repository as version 1 and loads it.
-  // AlreadyExists when the name is taken.
-  Status add_model(const std::string& name, const std::string& path, inference::ModelConfig config = {});
+  // AlreadyExists when the name is taken. `model_dir`: the folder whose
+  // warmup/ holds the config's warm-up data files (default: the file's).
+  Status add_model(const std::string& name, const std::string& path, inference::ModelConfig config = {},
+                   const std::string& model_dir = "");
   // Unloads and forgets a model added by path (repository models: unload).
   Status remove_model(std::string_view name);
+  // What a load of `path` (as add_model(name, path, config) would load it)
+  // reserves before loading: an earlier load's measurement of the same
+  // file and settings, else the backend's estimate from the file size.
+  // Loads no model (it may load the engine's module).
+  Result<uint64_t> predict_load_bytes(const std::string& name, const std::string& path,
+                                      const inference::ModelConfig& config = {});
   // Pins (never evicted, never unloaded for idleness) or unpins a model
   // from now on, whatever its config and ManagerOptions::pinned_models say,
   // until the next call for it or the end of the process. NotFound for a

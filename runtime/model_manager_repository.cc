@@ -32,7 +32,8 @@ FileSignature signature_of(const std::string& path) {
 
 // ---------------------------------------------------------------- added models
 
-Status ModelManager::add_model(const std::string& name, const std::string& path, inference::ModelConfig config) {
+Status ModelManager::add_model(const std::string& name, const std::string& path, inference::ModelConfig config,
+                               const std::string& model_dir) {
   POLARIS_RETURN_IF_ERROR(validate_model_name(name));
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) return NotFound("model file '" + path + "' does not exist");
@@ -42,7 +43,7 @@ Status ModelManager::add_model(const std::string& name, const std::string& path,
       return Status(StatusCode::kAlreadyExists, "a model named '" + name + "' is already listed");
     auto entry = std::make_unique<Entry>();
     entry->name = name;
-    entry->dir = fs::path(path).parent_path().string();
+    entry->dir = model_dir.empty() ? fs::path(path).parent_path().string() : model_dir;
     entry->from_repository = false;
     entry->has_config = config.ByteSizeLong() > 0;
     auto policy = model_policy(config, options_.default_policy);
@@ -69,6 +70,21 @@ Status ModelManager::remove_model(std::string_view name) {
   Entry* entry = find_entry_locked(name);
   if (entry != nullptr && !entry->from_repository) entries_.erase(entries_.find(name));
   return Status::Ok();
+}
+
+Result<uint64_t> ModelManager::predict_load_bytes(const std::string& name, const std::string& path,
+                                                  const inference::ModelConfig& config) {
+  std::error_code ec;
+  const uint64_t file_size = fs::file_size(path, ec);
+  if (ec) return NotFound("model file '" + path + "' cannot be read: " + ec.message());
+  POLARIS_ASSIGN_OR_RETURN(Backend * backend, backend_for_model(registry_, path, config));
+  // The request load_version builds for a model added by path, so that the
+  // signature (and with it an earlier measurement) is the same.
+  const InstanceRequest request{name, path, fs::path(path).parent_path().string(), config,
+                                config.ByteSizeLong() > 0, options_.load_defaults, options_.warmup};
+  const std::optional<uint64_t> measured =
+      measured_sizes_.lookup(path, load_signature(*backend, request, registry_.config().threads));
+  return measured.value_or(backend->predict_memory_bytes(file_size));
 }
 
 // ---------------------------------------------------------------- repository

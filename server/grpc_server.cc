@@ -25,18 +25,13 @@
 #include "core/thread_name.h"
 #include "proto/grpc_service.grpc.pb.h"
 #include "server/grpc_infer_codec.h"
+#include "server/grpc_reactors.h"
+#include "server/modelmesh_grpc_service.h"
 
 namespace polaris {
 namespace {
 
 using inference::GRPCInferenceService;
-
-grpc::Status to_grpc(const Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  // Clipped: grpc-message travels in a header, and clients refuse headers
-  // over their metadata limit (RESOURCE_EXHAUSTED instead of the error).
-  return grpc::Status(static_cast<grpc::StatusCode>(grpc_status_code(status.code())), clip_message(status.message()));
-}
 
 // --- Messages from InferenceService's views ---------------------------------
 
@@ -126,16 +121,8 @@ class KServeGrpcService final : public GRPCInferenceService::CallbackService {
   KServeGrpcService(InferenceService& service, boost::asio::thread_pool& workers, const AccessPolicy& access)
       : service_(service), workers_(workers), access_(access) {}
 
-  // Ok when the call's `authorization` metadata allows `access`; refusals
-  // are logged with the peer, never with the token.
   Status allowed(grpc::CallbackServerContext* context, Access access) const {
-    const auto& metadata = context->client_metadata();
-    const auto it = metadata.find("authorization");
-    const std::string_view value = it == metadata.end() ? std::string_view()
-                                                        : std::string_view(it->second.data(), it->second.size());
-    Status status = access_.check(access, value);
-    if (!status.ok()) spdlog::warn("refused a gRPC call from {}: {}", context->peer(), status.message());
-    return status;
+    return grpc_access_allowed(context, access_, access);
   }
 
   grpc::ServerUnaryReactor* ServerLive(grpc::CallbackServerContext* context, const inference::ServerLiveRequest*,
@@ -345,21 +332,12 @@ class KServeGrpcService final : public GRPCInferenceService::CallbackService {
 
  private:
   static grpc::ServerUnaryReactor* answer(grpc::CallbackServerContext* context, const Status& status) {
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    reactor->Finish(to_grpc(status));
-    return reactor;
+    return grpc_answer(context, status);
   }
 
-  // Runs `work` (returning Status) on the workers and finishes the RPC with
-  // its outcome; gRPC keeps request and response alive until Finish.
   template <typename Work>
   grpc::ServerUnaryReactor* on_workers(grpc::CallbackServerContext* context, Work work) {
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    boost::asio::post(workers_, [reactor, work = std::move(work)]() mutable {
-      name_this_thread_once("polaris-grpc");
-      reactor->Finish(to_grpc(work()));
-    });
-    return reactor;
+    return grpc_answer_on(workers_, "polaris-grpc", context, std::move(work));
   }
 
   InferenceService& service_;
@@ -530,11 +508,14 @@ constexpr std::size_t kWorkers = 2;
 
 struct GrpcServer::Impl {
   Impl(InferenceService& inference, GrpcOptions opts)
-      : options(std::move(opts)), workers(kWorkers), service(inference, workers, options.access) {}
+      : options(std::move(opts)), workers(kWorkers), service(inference, workers, options.access) {
+    if (options.modelmesh) modelmesh = std::make_unique<ModelMeshGrpcService>(inference.manager(), options.access);
+  }
 
   GrpcOptions options;
   boost::asio::thread_pool workers;  // outlives the server: in-flight RPCs finish on it
   KServeGrpcService service;
+  std::unique_ptr<ModelMeshGrpcService> modelmesh;  // with GrpcOptions::modelmesh
   std::unique_ptr<grpc::Server> server;
   int port = 0;
 };
@@ -558,6 +539,7 @@ Status GrpcServer::start() {
   int selected_port = 0;
   builder.AddListeningPort(where, credentials, &selected_port);
   builder.RegisterService(&impl_->service);
+  if (impl_->modelmesh) builder.RegisterService(impl_->modelmesh.get());
   builder.SetMaxReceiveMessageSize(max_message);
   builder.SetMaxSendMessageSize(max_message);
   // Without this gRPC sets SO_REUSEPORT and a second server on a busy port

@@ -1,6 +1,7 @@
 // The KServe v2 gRPC frontend: inference.GRPCInferenceService
 // (proto/grpc_service.proto, wire-compatible with Triton's), on gRPC's
-// callback API, over InferenceService.
+// callback API, over InferenceService; optionally ModelMesh's
+// mmesh.ModelRuntime beside it (GrpcOptions::modelmesh).
 // Thread-safety: start/shutdown from one thread; RPCs run on gRPC's threads.
 #pragma once
 
@@ -22,6 +23,9 @@ struct GrpcOptions {
   // TLS when both are set (PEM files); with a client CA, clients must
   // present a certificate it signed (mutual TLS).
   std::string tls_cert_file, tls_key_file, tls_client_ca_file;
+  // Also serve ModelMesh's model runtime service (mmesh.ModelRuntime,
+  // server/modelmesh_grpc_service.h) on this port.
+  bool modelmesh = false;
 };
 
 class GrpcServer {

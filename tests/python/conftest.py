@@ -119,8 +119,9 @@ def make_repository(root, models):
 class ServerProcess:
     """`polaris serve` on free ports; stop() sends SIGTERM and returns the exit code."""
 
-    def __init__(self, binary, repo, *extra, env=None, scheme="http", ca=None, client_cert=None):
-        """`scheme`, `ca` and `client_cert` ((cert, key)): how to reach a server started with TLS."""
+    def __init__(self, binary, repo, *extra, env=None, scheme="http", ca=None, client_cert=None, log_dir=None):
+        """`repo` None: no --model-repository (ModelMesh mode), the log in `log_dir`. `scheme`,
+        `ca` and `client_cert` ((cert, key)): how to reach a server started with TLS."""
         import ssl
         import time
         import urllib.request
@@ -129,9 +130,10 @@ class ServerProcess:
         self.http_url = f"127.0.0.1:{self.http_port}"
         self.grpc_url = f"127.0.0.1:{self.grpc_port}"
         self.metrics_url = f"127.0.0.1:{self.metrics_port}"
-        self.log = open(repo.parent / f"server-{self.http_port}.log", "w+")
+        self.log = open((log_dir or repo.parent) / f"server-{self.http_port}.log", "w+")
+        repository = [] if repo is None else ["--model-repository", str(repo)]
         self.proc = subprocess.Popen(
-            [str(binary), "serve", "--model-repository", str(repo), "--address", "127.0.0.1",
+            [str(binary), "serve", *repository, "--address", "127.0.0.1",
              "--http-port", str(self.http_port), "--grpc-port", str(self.grpc_port),
              "--metrics-port", str(self.metrics_port),
              *([] if "--threads" in map(str, extra) else ["--threads", "1"]), *map(str, extra)],
