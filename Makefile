@@ -3,6 +3,8 @@
 #   make test   set everything up, build, and run every test suite
 # Both are idempotent; the first run on a fresh machine downloads and builds
 # (cached under ~/.cache/polaris), later runs take seconds.
+#   make install PREFIX=DIR   install the build into DIR (docs/deploy.md)
+#   make deb                  the Debian package, written into $(BUILD)
 
 BUILD ?= build
 ASAN_BUILD ?= build-asan
@@ -20,7 +22,7 @@ CMAKE_COMMON = -G Ninja -C $(BUILD)/deps.cmake -DCMAKE_CXX_COMPILER_LAUNCHER=cca
                -DPOLARIS_MODELS_DIR=$(CURDIR)/$(BUILD)/models \
                -DPOLARIS_WITH_ONNXRUNTIME=ON -DPOLARIS_WITH_TORCH=ON -DPOLARIS_WITH_OPENCV=ON
 
-.PHONY: run test bootstrap build build-asan fuzz-build fuzz python-package dashboard clean
+.PHONY: run test bootstrap build build-asan fuzz-build fuzz python-package dashboard install deb clean
 
 run: build dashboard
 	scripts/run-default
@@ -47,6 +49,18 @@ python-package: build
 # share/polaris/dashboard beside bin/ too). Seconds when nothing changed.
 dashboard: bootstrap
 	scripts/build-dashboard $(BUILD)/share/polaris/dashboard
+
+# bin/polaris, lib/polaris (engine modules and the engine libraries, found by
+# $$ORIGIN), share/polaris (dashboard, default models) and the systemd unit,
+# stripped, into PREFIX (default /usr/local); the installed copy needs
+# neither this checkout nor ~/.cache/polaris (tests/python/test_install.py).
+PREFIX ?= /usr/local
+install: build dashboard
+	scripts/install-polaris --build $(BUILD) --prefix $(PREFIX)
+
+# polaris_<version>_<arch>.deb (CPack, cmake/PolarisPackaging.cmake) in $(BUILD).
+deb: build dashboard
+	scripts/build-deb --build $(BUILD)
 
 # AddressSanitizer + UBSan build (clang) of everything but the benchmarks:
 # core, the three engine modules and every C++ test suite.

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdlib>
 #include <filesystem>
+#include <vector>
 
 #include "core/executable_dir.h"
 
@@ -14,11 +15,16 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// An installed binary keeps its modules in ../lib/polaris (beside the engine
+// libraries they bundle, cmake/PolarisInstall.cmake); the build tree in ../lib.
 std::string default_module_dir() {
   if (const char* env = std::getenv("POLARIS_BACKEND_DIR"); env && *env) return env;
   const std::string exe_dir = executable_dir();
   if (exe_dir.empty()) return "lib";
-  return (fs::path(exe_dir).parent_path() / "lib").string();
+  const fs::path lib = fs::path(exe_dir).parent_path() / "lib";
+  std::error_code ec;
+  if (fs::is_directory(lib / "polaris", ec)) return (lib / "polaris").string();
+  return lib.string();
 }
 
 std::string lower(std::string_view s) {
@@ -79,16 +85,21 @@ namespace {
 // cuDNN 9), while loaded first and globally every model ran on the GPU
 // (tools/gpu-check, docs/gpu.md). Without a driver nothing is loaded: CPU
 // machines keep libtorch entirely local.
-void preload_torch_cuda() {
-#ifdef POLARIS_TORCH_LIBRARY_DIR
+// libtorch_cuda.so is looked for beside the modules first (an install made
+// with POLARIS_INSTALL_TORCH_CUDA), then in the libtorch the build used.
+void preload_torch_cuda(const std::string& module_dir) {
   void* driver = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
   if (driver == nullptr) return;
-  const std::string cuda = std::string(POLARIS_TORCH_LIBRARY_DIR) + "/libtorch_cuda.so";
-  if (fs::exists(cuda) && dlopen(cuda.c_str(), RTLD_NOW | RTLD_GLOBAL) == nullptr) {
-    // Not fatal: the module then reports why CUDA is unavailable.
-    (void)dlerror();
-  }
+  std::vector<std::string> candidates{module_dir + "/libtorch_cuda.so"};
+#ifdef POLARIS_TORCH_LIBRARY_DIR
+  candidates.push_back(std::string(POLARIS_TORCH_LIBRARY_DIR) + "/libtorch_cuda.so");
 #endif
+  for (const std::string& cuda : candidates) {
+    if (!fs::exists(cuda)) continue;
+    // Not fatal: the module then reports why CUDA is unavailable.
+    if (dlopen(cuda.c_str(), RTLD_NOW | RTLD_GLOBAL) == nullptr) (void)dlerror();
+    return;
+  }
 }
 
 }  // namespace
@@ -98,7 +109,7 @@ Result<Backend*> BackendRegistry::load_module(const std::string& name) {
   if (!fs::exists(file))
     return Unavailable("backend '" + name + "' is not available: " + file +
                        " does not exist (was Polaris built with this engine switched off?)");
-  if (name == "torch") preload_torch_cuda();
+  if (name == "torch") preload_torch_cuda(module_dir_);
   // RTLD_LOCAL keeps each engine's symbols (libtorch's bundled protobuf and
   // onnx among them) out of the global namespace.
   void* handle = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);

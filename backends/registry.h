@@ -20,7 +20,8 @@ namespace polaris {
 
 class BackendRegistry {
  public:
-  // `module_dir` empty: $POLARIS_BACKEND_DIR, else <executable dir>/../lib.
+  // `module_dir` empty: $POLARIS_BACKEND_DIR, else <executable dir>/../lib/polaris
+  // (an install) or <executable dir>/../lib (the build tree).
   explicit BackendRegistry(BackendConfig config, std::string module_dir = "");
   ~BackendRegistry();
   BackendRegistry(const BackendRegistry&) = delete;
