@@ -49,6 +49,21 @@ def run(*args, env=None, check=True):
     return proc
 
 
+# ---------------------------------------------------------------- protos without grpc_tools
+
+def compiled_protos(proto, out_dir, include_imports=False):
+    """`proto` compiled by protoc into a FileDescriptorSet (the venv has no grpc_tools)."""
+    import shutil
+    from google.protobuf import descriptor_pb2
+    protoc = shutil.which("protoc")
+    if protoc is None:
+        pytest.fail("protoc is not installed (scripts/bootstrap installs protobuf-compiler)")
+    out = pathlib.Path(out_dir) / (pathlib.Path(proto).stem + ".pb")
+    subprocess.run([protoc, f"-I{pathlib.Path(proto).parent}", f"--descriptor_set_out={out}",
+                    *(["--include_imports"] if include_imports else []), str(proto)], check=True)
+    return descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())
+
+
 # ---------------------------------------------------------------- a running server
 
 def wait_until(condition, timeout=60, describe=lambda: "the condition"):

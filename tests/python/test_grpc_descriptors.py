@@ -8,14 +8,12 @@ subset of Triton's on purpose, so Triton may have fields we lack there; in
 the service's own messages only the fields listed below may be missing.
 """
 import copy
-import pathlib
-import shutil
-import subprocess
 
 import pytest
 from google.protobuf import descriptor_pb2
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from conftest import ROOT, compiled_protos
+
 PROTO_DIR = ROOT / "proto"
 
 # The RPCs Polaris serves (Triton's trace and log RPCs are not; the CUDA shared-memory ones
@@ -169,13 +167,9 @@ class CompiledFiles(list):
 
 @pytest.fixture(scope="module")
 def ours(tmp_path_factory):
-    protoc = shutil.which("protoc")
-    if protoc is None:
-        pytest.fail("protoc is not installed (scripts/bootstrap installs protobuf-compiler)")
-    out = tmp_path_factory.mktemp("descriptors") / "polaris.pb"
-    subprocess.run([protoc, f"-I{PROTO_DIR}", f"--descriptor_set_out={out}", "--include_imports",
-                    str(PROTO_DIR / "grpc_service.proto")], check=True)
-    return CompiledFiles(descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes()).file)
+    compiled = compiled_protos(PROTO_DIR / "grpc_service.proto", tmp_path_factory.mktemp("descriptors"),
+                               include_imports=True)
+    return CompiledFiles(compiled.file)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ server's own budget and memory metrics, on real ONNX and TorchScript models.
 """
 import os
 import pathlib
-import shutil
 import subprocess
 import threading
 
@@ -20,7 +19,7 @@ import tritonclient.grpc as grpcclient
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from tritonclient.utils import InferenceServerException
 
-from conftest import ROOT, ServerProcess, wait_until
+from conftest import ROOT, ServerProcess, compiled_protos, wait_until
 from gate import Gate
 
 PROTO = ROOT / "proto" / "model_runtime.proto"
@@ -32,12 +31,7 @@ MIB = 1 << 20
 @pytest.fixture(scope="module")
 def mmesh(tmp_path_factory):
     """Message classes of package mmesh, by name, from protoc's descriptor set."""
-    protoc = shutil.which("protoc")
-    if protoc is None:
-        pytest.fail("protoc is not installed (scripts/bootstrap installs protobuf-compiler)")
-    out = tmp_path_factory.mktemp("mmesh") / "model_runtime.pb"
-    subprocess.run([protoc, f"-I{PROTO.parent}", f"--descriptor_set_out={out}", PROTO.name], check=True)
-    files = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())
+    files = compiled_protos(PROTO, tmp_path_factory.mktemp("mmesh"))
     pool = descriptor_pool.DescriptorPool()
     for f in files.file:
         pool.Add(f)
