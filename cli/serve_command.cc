@@ -3,6 +3,8 @@
 // every flag also reads an environment variable (POLARIS_<FLAG>), the flag
 // winning. SIGINT/SIGTERM: stop accepting, answer what is in progress, exit 0.
 #include <csignal>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <filesystem>
 #include <iostream>
 #include <cstdio>
@@ -27,6 +29,17 @@
 
 namespace polaris::cli {
 namespace {
+
+// The thread that sigwait()s for SIGINT/SIGTERM. Threads that libraries
+// start while being loaded, before main (OpenBLAS's pool, through OpenCV),
+// never get the blocking mask, and a process-directed signal may be handed
+// to one of them, whose default action would end the process at once (seen
+// as exit -15 when SIGTERM came early). This handler, only ever run on such
+// a thread, passes the signal on to the waiting thread instead.
+pid_t signal_thread = 0;
+void forward_to_signal_thread(int signal_number) {
+  syscall(SYS_tgkill, getpid(), signal_thread, signal_number);  // async-signal-safe
+}
 
 struct ServeArgs {
   std::string repository;
@@ -198,6 +211,13 @@ int run_serve(const ServeArgs& a) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal_thread = static_cast<pid_t>(syscall(SYS_gettid));
+  struct sigaction forward {};
+  forward.sa_handler = forward_to_signal_thread;
+  sigemptyset(&forward.sa_mask);
+  forward.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &forward, nullptr);
+  sigaction(SIGTERM, &forward, nullptr);
 
   BackendConfig backends;
   backends.threads.intra_op = a.threads;
